@@ -1,0 +1,1 @@
+"""What the Ferry services share: settings, errors, logging, event names, URL checks."""

@@ -1,0 +1,116 @@
+"""NATS JetStream names (streams, subjects, consumers, buckets) and their set-up.
+
+Every service calls `ensure_streams` at start-up; the calls are idempotent, so the first
+service to start creates what is missing and the others find it in place.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import (
+    DiscardPolicy,
+    KeyValueConfig,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import BadRequestError
+
+logger = logging.getLogger(__name__)
+
+JOBS_STREAM = "FERRY_JOBS"
+IMPORT_JOBS_SUBJECT = "ferry.jobs.import"
+IMPORTER_CONSUMER = "importer"
+
+EVENTS_STREAM = "FERRY_EVENTS"
+EVENTS_SUBJECTS = "ferry.events.>"
+LEDGER_CONSUMER = "ledger-settlement"
+NOTIFIER_CONSUMER = "notifier"
+
+IMPORTS_BUCKET = "ferry_imports"
+DELIVERIES_BUCKET = "ferry_webhook_deliveries"
+
+# How long JetStream remembers a Nats-Msg-Id to drop a duplicate publish.
+DUPLICATE_WINDOW_SECONDS = 600
+# Events are kept this long so a consumer that was down can catch up.
+EVENTS_MAX_AGE_SECONDS = 7 * 24 * 3600
+# Import records stay readable for 30 days after the media is deleted.
+RECORD_GRACE_SECONDS = 30 * 24 * 3600
+
+
+class EventType(enum.StrEnum):
+    """Event names, used as the subject suffix and as the webhook's `type`."""
+
+    IMPORT_COMPLETED = "import.completed"
+    IMPORT_FAILED = "import.failed"
+
+    @property
+    def subject(self) -> str:
+        return f"ferry.events.{self.value}"
+
+
+async def connect(url: str, name: str) -> Client:
+    """Connect to NATS, logging every disconnect, reconnect and asynchronous error."""
+
+    async def on_error(exc: Exception) -> None:
+        logger.error("NATS error: %s: %s", type(exc).__name__, exc)
+
+    async def on_disconnect() -> None:
+        logger.warning("disconnected from NATS; reconnecting")
+
+    async def on_reconnect() -> None:
+        logger.info("reconnected to NATS")
+
+    return await nats.connect(
+        servers=url.split(","),
+        name=name,
+        error_cb=on_error,
+        disconnected_cb=on_disconnect,
+        reconnected_cb=on_reconnect,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=1,
+    )
+
+
+async def ensure_streams(js: JetStreamContext, retention_seconds: int) -> None:
+    """Create or update the streams and key-value buckets Ferry uses."""
+    await _ensure_stream(
+        js,
+        StreamConfig(
+            name=JOBS_STREAM,
+            subjects=[IMPORT_JOBS_SUBJECT],
+            retention=RetentionPolicy.WORK_QUEUE,
+            storage=StorageType.FILE,
+            duplicate_window=DUPLICATE_WINDOW_SECONDS,
+        ),
+    )
+    await _ensure_stream(
+        js,
+        StreamConfig(
+            name=EVENTS_STREAM,
+            subjects=[EVENTS_SUBJECTS],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            max_age=EVENTS_MAX_AGE_SECONDS,
+            duplicate_window=DUPLICATE_WINDOW_SECONDS,
+            discard=DiscardPolicy.OLD,
+        ),
+    )
+    record_ttl = retention_seconds + RECORD_GRACE_SECONDS
+    for bucket in (IMPORTS_BUCKET, DELIVERIES_BUCKET):
+        await js.create_key_value(
+            KeyValueConfig(bucket=bucket, history=1, ttl=record_ttl, storage=StorageType.FILE)
+        )
+
+
+async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
+    try:
+        await js.add_stream(config)
+    except BadRequestError:
+        # The stream exists with other settings (an upgrade changed them): apply ours.
+        await js.update_stream(config)

@@ -1,0 +1,105 @@
+"""A JetStream durable pull consumer that runs a handler per message, several at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+import nats.errors
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[Msg], Awaitable[None]]
+
+
+class PullConsumer:
+    """Fetch messages one free slot at a time and run `handler` on each.
+
+    The handler acks, naks or terms its message. A handler that raises has its message
+    nak'ed, so JetStream redelivers it; messages are never fetched beyond the free slots,
+    so nothing waits in this process while another replica could take it.
+    """
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        *,
+        stream: str,
+        subject: str,
+        durable: str,
+        config: ConsumerConfig,
+        handler: Handler,
+        concurrency: int,
+    ) -> None:
+        self._js = js
+        self._stream = stream
+        self._subject = subject
+        self._durable = durable
+        self._config = config
+        self._handler = handler
+        self._slots = asyncio.Semaphore(concurrency)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        """Consume until `stop()` is called."""
+        subscription = await self._js.pull_subscribe(
+            self._subject, durable=self._durable, stream=self._stream, config=self._config
+        )
+        logger.info("consuming %s as %s", self._subject, self._durable)
+        try:
+            while not self._stopping.is_set():
+                await self._slots.acquire()
+                try:
+                    messages = await subscription.fetch(1, timeout=1)
+                except (nats.errors.TimeoutError, asyncio.TimeoutError):
+                    self._slots.release()
+                    continue
+                except Exception as exc:
+                    self._slots.release()
+                    logger.warning("fetch from %s failed: %s; retrying in 1 s", self._durable, exc)
+                    await asyncio.sleep(1)
+                    continue
+                for message in messages:
+                    task = asyncio.create_task(self._handle(message))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+        finally:
+            await subscription.unsubscribe()
+
+    async def stop(self, grace_seconds: float) -> None:
+        """Stop fetching, give running handlers `grace_seconds`, then cancel the rest."""
+        self._stopping.set()
+        if not self._tasks:
+            return
+        logger.info("waiting up to %.0f s for %d running handlers", grace_seconds, len(self._tasks))
+        _, pending = await asyncio.wait(set(self._tasks), timeout=grace_seconds)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+
+    async def _handle(self, message: Msg) -> None:
+        try:
+            await self._handler(message)
+        except asyncio.CancelledError:
+            await _nak_quietly(message)
+            raise
+        except Exception:
+            logger.exception(
+                "handler for %s failed; the message will be redelivered", self._durable
+            )
+            await _nak_quietly(message)
+        finally:
+            self._slots.release()
+
+
+async def _nak_quietly(message: Msg) -> None:
+    try:
+        await message.nak()
+    except Exception as exc:  # the message may already be acked, or the connection gone
+        logger.warning("could not nak message: %s", exc)

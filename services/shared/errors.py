@@ -1,0 +1,100 @@
+"""Ferry's error tree and its two mappings: to gRPC status codes and to HTTP responses.
+
+Services raise `FerryError` subclasses. The gRPC server interceptor turns them into a
+status code plus a `google.rpc.Status` carrying the code and details; clients rebuild the
+same error from it, and the gateway renders it as Importly's JSON error envelope.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import grpc
+
+
+class FerryError(Exception):
+    """Base of every error a client may see; `code` is stable and machine-readable."""
+
+    code: ClassVar[str] = "internal_error"
+    http_status: ClassVar[int] = 500
+    grpc_status: ClassVar[grpc.StatusCode] = grpc.StatusCode.INTERNAL
+
+    def __init__(self, message: str, *, code: str | None = None, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = details
+
+    def to_http(self) -> tuple[int, dict[str, Any]]:
+        """Return the HTTP status and Importly's error body for this error."""
+        body: dict[str, Any] = {"success": False, "error": self.message, "code": self.code}
+        if self.details:
+            body["details"] = self.details
+        return self.http_status, body
+
+
+class InvalidRequest(FerryError):
+    code = "invalid_request"
+    http_status = 400
+    grpc_status = grpc.StatusCode.INVALID_ARGUMENT
+
+
+class Unauthenticated(FerryError):
+    code = "unauthenticated"
+    http_status = 401
+    grpc_status = grpc.StatusCode.UNAUTHENTICATED
+
+
+class InsufficientCredits(FerryError):
+    code = "insufficient_credits"
+    http_status = 402
+    grpc_status = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class NotFound(FerryError):
+    code = "not_found"
+    http_status = 404
+    grpc_status = grpc.StatusCode.NOT_FOUND
+
+
+class Conflict(FerryError):
+    code = "conflict"
+    http_status = 409
+    grpc_status = grpc.StatusCode.ABORTED
+
+
+class RateLimited(FerryError):
+    code = "rate_limited"
+    http_status = 429
+    grpc_status = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+class Unavailable(FerryError):
+    code = "unavailable"
+    http_status = 503
+    grpc_status = grpc.StatusCode.UNAVAILABLE
+
+
+class InternalError(FerryError):
+    """Something failed inside Ferry; the message never carries internals."""
+
+
+ERROR_CLASSES: tuple[type[FerryError], ...] = (
+    InvalidRequest,
+    Unauthenticated,
+    InsufficientCredits,
+    NotFound,
+    Conflict,
+    RateLimited,
+    Unavailable,
+    InternalError,
+)
+
+_BY_GRPC_STATUS = {cls.grpc_status: cls for cls in ERROR_CLASSES}
+# Codes a peer may return without Ferry's details (a dead peer, a missed deadline).
+_BY_GRPC_STATUS[grpc.StatusCode.DEADLINE_EXCEEDED] = Unavailable
+
+
+def error_class_for(status: grpc.StatusCode) -> type[FerryError]:
+    return _BY_GRPC_STATUS.get(status, InternalError)
