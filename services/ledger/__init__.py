@@ -1,0 +1,1 @@
+"""The ledger service: accounts, API keys, webhook secrets and credit holds."""
