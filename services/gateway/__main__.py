@@ -1,0 +1,20 @@
+"""Run the gateway: python -m services.gateway."""
+
+from __future__ import annotations
+
+import asyncio
+
+from services.gateway.app import serve
+from services.gateway.config import GatewaySettings
+from services.shared.config import load
+from services.shared.logs import setup_logging
+
+
+def main() -> None:
+    settings = load(GatewaySettings)
+    setup_logging(settings.log, "gateway")
+    asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

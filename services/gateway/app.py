@@ -1,0 +1,65 @@
+"""The gateway's Starlette app and the uvicorn server that runs it."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+
+from services.gateway.access import AccessLogMiddleware
+from services.gateway.config import GatewaySettings
+from services.gateway.errors import UnexpectedErrorMiddleware, exception_handlers
+from services.gateway.peers import open_peers
+from services.gateway.routes import ROUTES
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: GatewaySettings) -> Starlette:
+    """Build the app; its lifespan opens the gRPC channels and closes them at shutdown."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with open_peers(settings.peers) as peers:
+            app.state.peers = peers
+            yield
+        logger.info("gRPC channels closed")
+
+    return Starlette(
+        routes=ROUTES,
+        # The first middleware is the outermost, so the access log records the 500 responses.
+        middleware=[Middleware(AccessLogMiddleware), Middleware(UnexpectedErrorMiddleware)],
+        exception_handlers=exception_handlers(),
+        lifespan=lifespan,
+    )
+
+
+async def serve(settings: GatewaySettings) -> None:
+    """Serve the API until SIGTERM or SIGINT; uvicorn lets in-flight requests finish."""
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        lifespan="on",
+        # Logging is set up by services.shared.logs, and AccessLogMiddleware writes the
+        # access log with request and account ids.
+        log_config=None,
+        access_log=False,
+    )
+    server = uvicorn.Server(config)
+
+    # Binding here, rather than inside uvicorn, gives the real port when the setting is 0.
+    sock = config.bind_socket()
+    host, port = sock.getsockname()[:2]
+    logger.info("gateway listening on http://%s:%d", _url_host(host), port)
+
+    await server.serve(sockets=[sock])
+    logger.info("gateway stopped")
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

@@ -1,0 +1,93 @@
+"""gRPC clients of the importer, ledger and notifier, each call with the configured deadline."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable
+from typing import TypeVar
+
+from ferry.importer.v1 import importer_pb2, importer_pb2_grpc
+from ferry.ledger.v1 import ledger_pb2, ledger_pb2_grpc
+from ferry.notifier.v1 import notifier_pb2, notifier_pb2_grpc
+from starlette.requests import Request
+
+from services.shared import rpc
+from services.shared.config import PeerSettings
+from services.shared.errors import Unavailable
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class Peers:
+    """The calls the gateway makes to the other services."""
+
+    def __init__(
+        self,
+        importer: importer_pb2_grpc.ImporterServiceStub,
+        ledger: ledger_pb2_grpc.LedgerServiceStub,
+        notifier: notifier_pb2_grpc.NotifierServiceStub,
+        timeout_seconds: float,
+    ) -> None:
+        self._importer = importer
+        self._ledger = ledger
+        self._notifier = notifier
+        self._timeout = timeout_seconds
+
+    async def authenticate(self, api_key: str) -> str:
+        """Return the id of the account that owns `api_key`; raise Unauthenticated if none."""
+        request = ledger_pb2.AuthenticateRequest(api_key=api_key)
+        response = await _call("ledger", self._ledger.Authenticate(request, timeout=self._timeout))
+        return response.account_id
+
+    async def start_import(self, request: importer_pb2.StartImportRequest) -> importer_pb2.Import:
+        return await _call("importer", self._importer.StartImport(request, timeout=self._timeout))
+
+    async def get_import(self, account_id: str, import_id: str) -> importer_pb2.Import:
+        request = importer_pb2.GetImportRequest(account_id=account_id, import_id=import_id)
+        return await _call("importer", self._importer.GetImport(request, timeout=self._timeout))
+
+    async def list_deliveries(
+        self, account_id: str, import_id: str
+    ) -> notifier_pb2.ListDeliveriesResponse:
+        request = notifier_pb2.ListDeliveriesRequest(account_id=account_id, import_id=import_id)
+        call = self._notifier.ListDeliveries(request, timeout=self._timeout)
+        return await _call("notifier", call)
+
+
+@contextlib.asynccontextmanager
+async def open_peers(settings: PeerSettings) -> AsyncIterator[Peers]:
+    """Open one channel per service and close them all when the block ends."""
+    async with contextlib.AsyncExitStack() as stack:
+        importer = await stack.enter_async_context(rpc.open_channel(settings.importer))
+        ledger = await stack.enter_async_context(rpc.open_channel(settings.ledger))
+        notifier = await stack.enter_async_context(rpc.open_channel(settings.notifier))
+        yield Peers(
+            importer_pb2_grpc.ImporterServiceStub(importer),
+            ledger_pb2_grpc.LedgerServiceStub(ledger),
+            notifier_pb2_grpc.NotifierServiceStub(notifier),
+            settings.timeout_seconds,
+        )
+
+
+def request_peers(request: Request) -> Peers:
+    """Return the Peers that the app's lifespan opened."""
+    peers: Peers = request.app.state.peers
+    return peers
+
+
+async def _call(service: str, call: Awaitable[T]) -> T:
+    """Await `call`, replacing the transport details of an unreachable service by its name.
+
+    The channel has already retried UNAVAILABLE by then. The original message, with addresses
+    and connection errors, goes to the log and not to the client.
+    """
+    try:
+        return await call
+    except Unavailable as error:
+        logger.warning("the %s service is unavailable: %s", service, error.message)
+        raise Unavailable(
+            f"the {service} service is unavailable; retry later", service=service
+        ) from error

@@ -1,0 +1,78 @@
+"""The REST endpoints: POST /import, GET /import/status, GET /import/webhooks, GET /healthz."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from services.gateway.auth import authenticated
+from services.gateway.parsing import decode_json_object, parse_import_request
+from services.gateway.peers import request_peers
+from services.gateway.rendering import render_attempt, render_import, render_started
+from services.shared import logs
+from services.shared.errors import InvalidRequest
+
+logger = logging.getLogger(__name__)
+
+
+@authenticated
+async def start_import(request: Request, account_id: str) -> Response:
+    body = decode_json_object(await request.body())
+    import_request = parse_import_request(body)
+    import_request.account_id = account_id
+
+    record = await request_peers(request).start_import(import_request)
+    request.state.import_id = record.import_id
+
+    with logs.bind(import_id=record.import_id):
+        logger.info("import queued")
+    return _success(render_started(record))
+
+
+@authenticated
+async def import_status(request: Request, account_id: str) -> Response:
+    import_id = _import_id(request)
+    with logs.bind(import_id=import_id):
+        record = await request_peers(request).get_import(account_id, import_id)
+    return _success(render_import(record))
+
+
+@authenticated
+async def import_webhooks(request: Request, account_id: str) -> Response:
+    import_id = _import_id(request)
+    with logs.bind(import_id=import_id):
+        # GetImport raises NotFound for another account's import, so the delivery log
+        # of an import is only shown to its owner.
+        await request_peers(request).get_import(account_id, import_id)
+        deliveries = await request_peers(request).list_deliveries(account_id, import_id)
+
+    attempts = [render_attempt(attempt) for attempt in deliveries.attempts]
+    return _success({"importId": import_id, "attempts": attempts})
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+ROUTES = [
+    Route("/import", start_import, methods=["POST"]),
+    Route("/import/status", import_status, methods=["GET"]),
+    Route("/import/webhooks", import_webhooks, methods=["GET"]),
+    Route("/healthz", healthz, methods=["GET"]),
+]
+
+
+def _import_id(request: Request) -> str:
+    import_id = request.query_params.get("id", "").strip()
+    if not import_id:
+        raise InvalidRequest("id is missing; pass the import id as ?id=<importId>", field="id")
+    request.state.import_id = import_id
+    return import_id
+
+
+def _success(data: dict[str, Any]) -> JSONResponse:
+    return JSONResponse({"success": True, "data": data})
