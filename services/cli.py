@@ -1,4 +1,4 @@
-"""The `ferry` command: manage accounts through the ledger and migrate its database.
+"""The `ferry` command: run a service, manage accounts, migrate the database, set up streams.
 
 Each subcommand registers itself in `build_parser()` with a handler that returns the exit
 status; a new command group is one more `_add_<group>` function.
@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import sys
 from collections.abc import Callable, Sequence
 
+import nats.errors
+
 from ferry.ledger.v1 import ledger_pb2, ledger_pb2_grpc
 
-from services.shared import rpc
-from services.shared.config import ConfigError, PeerSettings, load
+from services.shared import bus, rpc
+from services.shared.config import ConfigError, NatsSettings, PeerSettings, RetentionSettings, load
 from services.shared.errors import FerryError, Unavailable
 
 
@@ -39,12 +42,64 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="ferry", description="Manage a Ferry installation: accounts and the ledger database."
+        prog="ferry",
+        description="Run and manage a Ferry installation: services, accounts, database, streams.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_serve(commands)
     _add_accounts(commands)
     _add_db(commands)
+    _add_streams(commands)
     return parser
+
+
+SERVICES = ("gateway", "importer", "ledger", "notifier")
+
+
+def _add_serve(commands: argparse._SubParsersAction) -> None:
+    serve = commands.add_parser(
+        "serve", help="Run one service in the foreground, configured by FERRY_* variables."
+    )
+    serve.add_argument("service", choices=SERVICES, help="The service to run.")
+    serve.set_defaults(handler=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    # The same entry point as `python -m services.<name>`.
+    importlib.import_module(f"services.{args.service}.__main__").main()
+    return 0
+
+
+def _add_streams(commands: argparse._SubParsersAction) -> None:
+    streams = commands.add_parser("streams", help="Manage the NATS JetStream streams and buckets.")
+    actions = streams.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    ensure = actions.add_parser(
+        "ensure", help="Create or update the streams and key-value buckets at FERRY_NATS_URL."
+    )
+    ensure.set_defaults(handler=_ensure_streams)
+
+
+def _ensure_streams(_args: argparse.Namespace) -> int:
+    nats_settings = load(NatsSettings)
+    retention = load(RetentionSettings)
+    try:
+        asyncio.run(_call_ensure_streams(nats_settings.url, retention.seconds))
+    except (OSError, TimeoutError, nats.errors.Error) as exc:
+        raise CommandError(
+            f"could not set up streams at {nats_settings.url} (FERRY_NATS_URL): {exc}; "
+            "check that NATS is running with JetStream enabled"
+        ) from exc
+    print(f"streams and buckets are in place at {nats_settings.url}")
+    return 0
+
+
+async def _call_ensure_streams(url: str, retention_seconds: int) -> None:
+    client = await bus.connect(url, "ferry-cli", max_reconnect_attempts=1)
+    try:
+        await bus.ensure_streams(client.jetstream(), retention_seconds)
+    finally:
+        await client.close()
 
 
 def _add_accounts(commands: argparse._SubParsersAction) -> None:

@@ -54,8 +54,13 @@ class EventType(enum.StrEnum):
         return f"ferry.events.{self.value}"
 
 
-async def connect(url: str, name: str) -> Client:
-    """Connect to NATS, logging every disconnect, reconnect and asynchronous error."""
+async def connect(url: str, name: str, max_reconnect_attempts: int = -1) -> Client:
+    """Connect to NATS, logging every disconnect, reconnect and asynchronous error.
+
+    By default the client retries forever, which suits a service; a one-shot command
+    passes 1 so an unreachable server fails after one more try. (nats-py reads 0 as no
+    limit.)
+    """
 
     async def on_error(exc: Exception) -> None:
         logger.error("NATS error: %s: %s", type(exc).__name__, exc)
@@ -72,7 +77,7 @@ async def connect(url: str, name: str) -> Client:
         error_cb=on_error,
         disconnected_cb=on_disconnect,
         reconnected_cb=on_reconnect,
-        max_reconnect_attempts=-1,
+        max_reconnect_attempts=max_reconnect_attempts,
         reconnect_time_wait=1,
     )
 
@@ -103,8 +108,8 @@ async def ensure_streams(js: JetStreamContext, retention_seconds: int) -> None:
     )
     record_ttl = retention_seconds + RECORD_GRACE_SECONDS
     for bucket in (IMPORTS_BUCKET, DELIVERIES_BUCKET):
-        await js.create_key_value(
-            KeyValueConfig(bucket=bucket, history=1, ttl=record_ttl, storage=StorageType.FILE)
+        await _ensure_bucket(
+            js, KeyValueConfig(bucket=bucket, history=1, ttl=record_ttl, storage=StorageType.FILE)
         )
 
 
@@ -114,3 +119,13 @@ async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
     except BadRequestError:
         # The stream exists with other settings (an upgrade changed them): apply ours.
         await js.update_stream(config)
+
+
+async def _ensure_bucket(js: JetStreamContext, config: KeyValueConfig) -> None:
+    try:
+        await js.create_key_value(config)
+    except BadRequestError:
+        # The bucket exists with another TTL (FERRY_RETENTION_SECONDS changed): apply ours
+        # to the stream behind it, which nats-py names KV_<bucket>.
+        info = await js.stream_info(f"KV_{config.bucket}")
+        await js.update_stream(info.config.evolve(max_age=config.ttl))
