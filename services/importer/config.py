@@ -1,0 +1,88 @@
+"""Settings of the importer service, read once from FERRY_* variables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from services.shared.config import (
+    ConfigError,
+    DataSettings,
+    LogSettings,
+    NatsSettings,
+    PeerSettings,
+    RetentionSettings,
+    S3Settings,
+    UrlPolicy,
+    group,
+    setting,
+)
+
+
+@dataclass(frozen=True)
+class ImporterSettings:
+    host: str = setting(
+        "FERRY_IMPORTER_HOST", "127.0.0.1", "Address the importer's gRPC server binds."
+    )
+    port: int = setting(
+        "FERRY_IMPORTER_GRPC_PORT", 50061, "Port of the importer's gRPC server; 0 picks a free one."
+    )
+    concurrency: int = setting(
+        "FERRY_IMPORTER_CONCURRENCY", 2, "Downloads one importer process runs at the same time."
+    )
+    tmp_dir: str = setting(
+        "FERRY_IMPORTER_TMP_DIR",
+        "",
+        "Directory for downloads in progress; empty means <FERRY_DATA_DIR>/importer-tmp. It is "
+        "emptied at start-up, so give every importer process its own.",
+    )
+    ack_wait_seconds: float = setting(
+        "FERRY_IMPORTER_ACK_WAIT_SECONDS",
+        30.0,
+        "Seconds without a heartbeat after which JetStream hands a job to another worker.",
+    )
+    heartbeat_seconds: float = setting(
+        "FERRY_IMPORTER_HEARTBEAT_SECONDS",
+        5.0,
+        "Seconds between the worker's in-progress heartbeats; at most half the ack wait.",
+    )
+    max_deliver: int = setting(
+        "FERRY_IMPORTER_MAX_DELIVER",
+        5,
+        "Deliveries of one job before a transient failure (S3, ledger or NATS down) fails it.",
+    )
+    timeout_seconds: int = setting(
+        "FERRY_IMPORT_TIMEOUT_SECONDS", 3600, "Seconds one download may take before it is stopped."
+    )
+    log: LogSettings = group(LogSettings)
+    nats: NatsSettings = group(NatsSettings)
+    s3: S3Settings = group(S3Settings)
+    peers: PeerSettings = group(PeerSettings)
+    urls: UrlPolicy = group(UrlPolicy)
+    retention: RetentionSettings = group(RetentionSettings)
+    data: DataSettings = group(DataSettings)
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ConfigError(
+                f"FERRY_IMPORTER_CONCURRENCY={self.concurrency} is too small; set it to 1 or more"
+            )
+        if self.max_deliver < 1:
+            raise ConfigError(
+                f"FERRY_IMPORTER_MAX_DELIVER={self.max_deliver} is too small; set it to 1 or more"
+            )
+        # A heartbeat must reach JetStream well before the ack wait ends, or a running job
+        # is handed to a second worker.
+        if not 0 < self.heartbeat_seconds <= self.ack_wait_seconds / 2:
+            raise ConfigError(
+                f"FERRY_IMPORTER_HEARTBEAT_SECONDS={self.heartbeat_seconds} must be above 0 and "
+                f"at most half of FERRY_IMPORTER_ACK_WAIT_SECONDS={self.ack_wait_seconds}; "
+                "lower the heartbeat or raise the ack wait"
+            )
+
+    @property
+    def temp_dir(self) -> Path:
+        """Return the directory for downloads in progress."""
+        if self.tmp_dir:
+            return Path(self.tmp_dir)
+        return self.data.directory / "importer-tmp"

@@ -1,0 +1,212 @@
+"""Run the yt-dlp child process for one download and watch it: progress, size, time."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from services.importer.failures import ImportFailure
+
+logger = logging.getLogger(__name__)
+
+SIZE_CHECK_INTERVAL_SECONDS = 0.5
+# Merging (and audio extraction) writes the output file while its inputs are still on
+# disk, so the directory may hold about twice the media's size for a moment. The final
+# file itself is checked against the plain limit.
+MERGE_SPACE_FACTOR = 2
+STDERR_LINES_KEPT = 5
+# Protocol lines are short, but a title can be long; asyncio's default limit is 64 KiB.
+LINE_LIMIT_BYTES = 1024 * 1024
+
+ProgressCallback = Callable[[int, int], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class DownloadRequest:
+    url: str
+    selector: str
+    audio_only: bool
+    directory: Path
+    max_bytes: int
+    allow_private: bool
+    timeout_seconds: float
+
+
+@dataclass(frozen=True)
+class Download:
+    path: Path
+    title: str
+    ext: str
+    duration: float | None
+    # The source announced an audio track, so the file must contain one.
+    has_audio: bool
+
+
+async def download(request: DownloadRequest, on_progress: ProgressCallback) -> Download:
+    """Download `request.url` into `request.directory` in a child process.
+
+    Raises ImportFailure when yt-dlp fails, the media exceeds `max_bytes` or the
+    download outlasts `timeout_seconds`. The child is killed on every way out.
+    """
+    request.directory.mkdir(parents=True, exist_ok=True)
+    process = await _start_child(request)
+    stderr_lines: collections.deque[str] = collections.deque(maxlen=STDERR_LINES_KEPT)
+    stderr_task = asyncio.create_task(_log_stderr(process, stderr_lines))
+    try:
+        async with asyncio.timeout(request.timeout_seconds):
+            outcome = await _watch(process, request, on_progress)
+            await process.wait()
+    except TimeoutError:
+        raise ImportFailure(
+            "timed_out",
+            f"the download did not finish within {request.timeout_seconds:.0f} s; "
+            "try a lower format or a shorter media",
+        ) from None
+    finally:
+        await _kill(process)
+        await stderr_task
+
+    return _download_from(outcome, process.returncode, stderr_lines, request)
+
+
+async def _start_child(request: DownloadRequest) -> asyncio.subprocess.Process:
+    spec = {
+        "url": request.url,
+        "selector": request.selector,
+        "audio_only": request.audio_only,
+        "directory": str(request.directory),
+        "max_filesize": request.max_bytes,
+        "allow_private": request.allow_private,
+        "parent_pid": os.getpid(),
+    }
+    # A session of its own lets `_kill` take down ffmpeg processes the child started.
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.importer.ytdlp_child",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+        limit=LINE_LIMIT_BYTES,
+    )
+    assert process.stdin is not None
+    process.stdin.write(json.dumps(spec).encode())
+    await process.stdin.drain()
+    process.stdin.close()
+    return process
+
+
+async def _watch(
+    process: asyncio.subprocess.Process, request: DownloadRequest, on_progress: ProgressCallback
+) -> dict[str, Any] | None:
+    reader = asyncio.create_task(_read_events(process, on_progress))
+    size_guard = asyncio.create_task(
+        _guard_size(request.directory, request.max_bytes * MERGE_SPACE_FACTOR, request.max_bytes)
+    )
+    try:
+        done, _ = await asyncio.wait({reader, size_guard}, return_when=asyncio.FIRST_COMPLETED)
+        if size_guard in done:
+            size_guard.result()  # raises the size failure
+        return reader.result()
+    finally:
+        for task in (reader, size_guard):
+            task.cancel()
+        await asyncio.gather(reader, size_guard, return_exceptions=True)
+
+
+async def _read_events(
+    process: asyncio.subprocess.Process, on_progress: ProgressCallback
+) -> dict[str, Any] | None:
+    """Pass progress on and return the final result or error event, None if none came."""
+    assert process.stdout is not None
+    async for line in process.stdout:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            logger.warning("ignoring a malformed line from the yt-dlp child: %r", line[:200])
+            continue
+        if event.get("event") == "progress":
+            await on_progress(int(event["downloaded"]), int(event["total"]))
+        elif event.get("event") in ("result", "error"):
+            return event
+    return None
+
+
+async def _guard_size(directory: Path, limit_bytes: int, max_bytes: int) -> None:
+    """Raise ImportFailure once the files in `directory` exceed `limit_bytes`."""
+    while True:
+        await asyncio.sleep(SIZE_CHECK_INTERVAL_SECONDS)
+        if _directory_size(directory) > limit_bytes:
+            raise too_large(max_bytes)
+
+
+def too_large(max_bytes: int) -> ImportFailure:
+    """Return the failure for media that exceeds what the balance covers."""
+    megabytes = max_bytes // 10**6
+    return ImportFailure(
+        "too_large",
+        f"the media is larger than the {megabytes} MB your balance covers; "
+        "add credits or choose a lower format",
+    )
+
+
+def _directory_size(directory: Path) -> int:
+    total = 0
+    for root, _, files in os.walk(directory):
+        for name in files:
+            with contextlib.suppress(FileNotFoundError):  # yt-dlp renames parts as it goes
+                total += os.stat(os.path.join(root, name)).st_size
+    return total
+
+
+async def _log_stderr(process: asyncio.subprocess.Process, lines: collections.deque[str]) -> None:
+    assert process.stderr is not None
+    async for raw in process.stderr:
+        line = raw.decode(errors="replace").rstrip()
+        if line:
+            lines.append(line)
+            logger.warning("yt-dlp: %s", line)
+
+
+async def _kill(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    await process.wait()
+
+
+def _download_from(
+    outcome: dict[str, Any] | None,
+    returncode: int | None,
+    stderr_lines: collections.deque[str],
+    request: DownloadRequest,
+) -> Download:
+    if outcome is None:
+        detail = stderr_lines[-1] if stderr_lines else "no output"
+        raise ImportFailure(
+            "download_failed", f"the downloader exited with code {returncode}: {detail}"
+        )
+    if outcome["event"] == "error":
+        if outcome["code"] == "too_large":
+            raise too_large(request.max_bytes)
+        raise ImportFailure(outcome["code"], outcome["message"])
+
+    path = Path(outcome["path"])
+    if path.stat().st_size > request.max_bytes:
+        raise too_large(request.max_bytes)
+    return Download(
+        path=path,
+        title=outcome["title"],
+        ext=outcome["ext"],
+        duration=outcome["duration"],
+        has_audio=bool(outcome["has_audio"]),
+    )

@@ -1,0 +1,188 @@
+"""The importer's gRPC service (StartImport, GetImport) and its process lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import grpc
+import nats.errors
+from ferry.events.v1 import events_pb2
+from ferry.importer.v1 import importer_pb2, importer_pb2_grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from services.importer import formats
+from services.importer.config import ImporterSettings
+from services.importer.credits import CreditHolds
+from services.importer.records import ImportRecords, is_import_id, new_import_id
+from services.importer.storage import MediaStorage
+from services.importer.worker import ImportWorker
+from services.shared import bus, lifecycle, logs, netguard, rpc
+from services.shared.errors import FerryError, InvalidRequest, NotFound, Unavailable
+
+logger = logging.getLogger(__name__)
+
+QUEUED_MESSAGE = "Import queued"
+# Kubernetes waits 30 s by default between SIGTERM and SIGKILL.
+SHUTDOWN_GRACE_SECONDS = 20.0
+
+
+class ImporterServicer(importer_pb2_grpc.ImporterServiceServicer):
+    """Validate and queue imports, and return their records."""
+
+    def __init__(
+        self,
+        settings: ImporterSettings,
+        js: JetStreamContext,
+        records: ImportRecords,
+        holds: CreditHolds,
+    ) -> None:
+        self._allow_private = settings.urls.allow_private
+        self._js = js
+        self._records = records
+        self._holds = holds
+
+    async def StartImport(
+        self, request: importer_pb2.StartImportRequest, unused_context: grpc.aio.ServicerContext
+    ) -> importer_pb2.Import:
+        if not request.account_id:
+            raise InvalidRequest("account_id is missing; pass the account that pays for the import")
+        with logs.bind(account_id=request.account_id):
+            url = await asyncio.to_thread(netguard.validate_url, request.url, self._allow_private)
+            webhook_url = await self._validate_webhook_url(request.webhook_url)
+            selection = formats.resolve(request.format)
+
+            import_id = new_import_id()
+            with logs.bind(import_id=import_id):
+                await self._holds.hold(import_id, request.account_id, 1)
+                record = importer_pb2.Import(
+                    import_id=import_id,
+                    account_id=request.account_id,
+                    status=importer_pb2.IMPORT_STATUS_QUEUED,
+                    url=url,
+                    format=request.format,
+                    format_selector=selection.selector,
+                    webhook_url=webhook_url,
+                    message=QUEUED_MESSAGE,
+                    created_at=_now(),
+                )
+                await self._queue(record)
+                logger.info("import queued: %s with format %s", url, selection.selector)
+                return record
+
+    async def GetImport(
+        self, request: importer_pb2.GetImportRequest, unused_context: grpc.aio.ServicerContext
+    ) -> importer_pb2.Import:
+        with logs.bind(account_id=request.account_id, import_id=request.import_id):
+            record = None
+            if is_import_id(request.import_id):
+                record = await self._records.get(request.import_id)
+            # Another account's import is reported exactly like an unknown one.
+            if record is None or record.account_id != request.account_id:
+                raise NotFound(
+                    f"import '{request.import_id}' not found; "
+                    "check the id returned by POST /import",
+                    import_id=request.import_id,
+                )
+            return record
+
+    async def _validate_webhook_url(self, webhook_url: str) -> str:
+        if not webhook_url.strip():
+            return ""
+        return await asyncio.to_thread(
+            netguard.validate_url, webhook_url, self._allow_private, "webhook_url"
+        )
+
+    async def _queue(self, record: importer_pb2.Import) -> None:
+        """Store the record and publish its job; release the hold when either fails."""
+        job = events_pb2.ImportJob(import_id=record.import_id, account_id=record.account_id)
+        try:
+            await self._records.put(record)
+            await self._js.publish(
+                bus.IMPORT_JOBS_SUBJECT,
+                job.SerializeToString(),
+                headers={"Nats-Msg-Id": record.import_id},
+            )
+        except nats.errors.Error as exc:
+            logger.error("could not queue the import: %s: %s", type(exc).__name__, exc)
+            await self._release_quietly(record.import_id)
+            raise Unavailable(
+                f"could not queue import '{record.import_id}' because NATS JetStream is "
+                "unavailable; retry in a few seconds"
+            ) from exc
+
+    async def _release_quietly(self, import_id: str) -> None:
+        try:
+            await self._holds.release(import_id)
+        except FerryError as exc:
+            logger.error("could not release the hold of an unqueued import: %s", exc)
+
+
+async def serve(settings: ImporterSettings, stopping: asyncio.Event | None = None) -> None:
+    """Run the gRPC server and the worker until SIGTERM or SIGINT (or `stopping` is set)."""
+    stopping = stopping or lifecycle.install_stop_handlers()
+    async with contextlib.AsyncExitStack() as stack:
+        client = await bus.connect(settings.nats.url, "ferry-importer")
+        stack.push_async_callback(_close_nats, client)
+        js = client.jetstream()
+        await bus.ensure_streams(js, settings.retention.seconds)
+        records = await ImportRecords.open(js)
+
+        media = MediaStorage(settings.s3)
+        await media.ensure_bucket()
+        channel = rpc.open_channel(settings.peers.ledger)
+        stack.push_async_callback(channel.close)
+        holds = CreditHolds(channel, settings.peers.timeout_seconds)
+
+        worker = ImportWorker(settings, js, records, media, holds)
+        worker.reset_temp_dir()
+        server, health = rpc.create_server()
+        importer_pb2_grpc.add_ImporterServiceServicer_to_server(
+            ImporterServicer(settings, js, records, holds), server
+        )
+        port = rpc.bind_port(server, settings.host, settings.port)
+        await server.start()
+        stack.push_async_callback(server.stop, SHUTDOWN_GRACE_SECONDS)
+        await rpc.set_serving(health, True)
+        logger.info("importer listening on %s:%d", settings.host, port)
+
+        worker_task = asyncio.create_task(worker.run())
+        try:
+            await _wait_for_stop(worker_task, stopping)
+            await rpc.set_serving(health, False)
+            logger.info(
+                "importer stopping; running jobs get %.0f s to finish", SHUTDOWN_GRACE_SECONDS
+            )
+            await worker.stop(SHUTDOWN_GRACE_SECONDS)
+        finally:
+            # Runs at once when serve() is cancelled: running jobs are nak'ed for redelivery.
+            await worker.stop(0)
+            worker_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker_task  # re-raises the error of a crashed worker
+        await client.drain()
+
+
+async def _wait_for_stop(worker_task: asyncio.Task[None], stopping: asyncio.Event) -> None:
+    """Wait until `stopping` is set or the worker ends, which only a crash makes it do."""
+    stop_task = asyncio.create_task(stopping.wait())
+    try:
+        await asyncio.wait({worker_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop_task.cancel()
+    if worker_task.done() and not worker_task.cancelled() and worker_task.exception():
+        logger.error("the import worker stopped: %s", worker_task.exception())
+
+
+async def _close_nats(client: Client) -> None:
+    if not client.is_closed:
+        await client.close()
+
+
+def _now() -> Timestamp:
+    timestamp = Timestamp()
+    timestamp.GetCurrentTime()
+    return timestamp

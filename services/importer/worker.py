@@ -1,0 +1,388 @@
+"""The import worker: takes queued jobs from JetStream and runs each to a final state."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import nats.errors
+from ferry.events.v1 import events_pb2
+from ferry.importer.v1 import importer_pb2
+from ferry.ledger.v1 import ledger_pb2
+from google.protobuf.timestamp_pb2 import Timestamp
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig
+
+from services.importer import container, downloader, formats, probe, storage
+from services.importer.config import ImporterSettings
+from services.importer.credits import BYTES_PER_CREDIT, CreditHolds, credits_for
+from services.importer.failures import ImportFailure
+from services.importer.records import ImportRecords
+from services.shared import bus, logs
+from services.shared.consumer import PullConsumer
+from services.shared.errors import FerryError, Unavailable
+
+logger = logging.getLogger(__name__)
+
+Status = importer_pb2.ImportStatus
+FINAL_STATUSES = (Status.IMPORT_STATUS_COMPLETED, Status.IMPORT_STATUS_FAILED)
+COMPLETED_MESSAGE = "Import completed successfully"
+PROGRESS_WRITE_INTERVAL_SECONDS = 1.0
+RETRY_BASE_DELAY_SECONDS = 2.0
+RETRY_MAX_DELAY_SECONDS = 60.0
+# S3 rejects presigned URLs valid for longer than 7 days.
+MAX_PRESIGN_SECONDS = 7 * 24 * 3600
+
+# Failures that go away when S3, the ledger or NATS is back.
+TRANSIENT_ERRORS = (Unavailable, nats.errors.Error)
+
+
+class ImportWorker:
+    """Run import jobs: download, probe, charge, upload, then publish the final event."""
+
+    def __init__(
+        self,
+        settings: ImporterSettings,
+        js: JetStreamContext,
+        records: ImportRecords,
+        media: storage.MediaStorage,
+        holds: CreditHolds,
+    ) -> None:
+        self._settings = settings
+        self._js = js
+        self._records = records
+        self._media = media
+        self._holds = holds
+        self._consumer = PullConsumer(
+            js,
+            stream=bus.JOBS_STREAM,
+            subject=bus.IMPORT_JOBS_SUBJECT,
+            durable=bus.IMPORTER_CONSUMER,
+            config=ConsumerConfig(
+                ack_policy=AckPolicy.EXPLICIT,
+                ack_wait=settings.ack_wait_seconds,
+                max_deliver=settings.max_deliver,
+            ),
+            handler=self.handle,
+            concurrency=settings.concurrency,
+        )
+
+    def reset_temp_dir(self) -> None:
+        """Delete what a previous process left in the temp dir, then create it."""
+        temp_dir = self._settings.temp_dir
+        shutil.rmtree(temp_dir, ignore_errors=True)
+        temp_dir.mkdir(parents=True, exist_ok=True)
+        logger.info("downloading into %s", temp_dir)
+
+    async def run(self) -> None:
+        """Consume jobs until `stop()` is called."""
+        await self._consumer.run()
+
+    async def stop(self, grace_seconds: float) -> None:
+        """Stop taking jobs and wait `grace_seconds` for running ones; the rest are nak'ed."""
+        await self._consumer.stop(grace_seconds)
+
+    async def handle(self, message: Msg) -> None:
+        """Run one job message and ack it once its record is final."""
+        job = events_pb2.ImportJob.FromString(message.data)
+        with logs.bind(import_id=job.import_id, account_id=job.account_id):
+            record = await self._records.get(job.import_id)
+            if record is None:
+                logger.error(
+                    "import %s has no record (expired or deleted); dropping its job", job.import_id
+                )
+                await message.term()
+                return
+            if record.status in FINAL_STATUSES:
+                # A crash between storing the final record and the ack: finish the job.
+                await self._publish_event(record)
+                await message.ack()
+                return
+
+            async with self._heartbeat(message):
+                finished = await self._attempt(record, message)
+            if finished:
+                await message.ack()
+
+    async def _attempt(self, record: importer_pb2.Import, message: Msg) -> bool:
+        """Run the import once; return False when the job was nak'ed for a retry."""
+        # NOTE: a worker killed during the last delivery leaves the record IMPORTING and
+        # the hold in place, because JetStream delivers the job no more after max_deliver.
+        delivery = message.metadata.num_delivered
+        limit = self._settings.max_deliver
+        try:
+            await self._run_import(record)
+            return True
+        except ImportFailure as failure:
+            await self._fail(record, failure.code, failure.message)
+            return True
+        except TRANSIENT_ERRORS as exc:
+            if delivery < limit:
+                await self._retry_later(message, delivery, exc)
+                return False
+            logger.error("delivery %d of %d failed: %s; giving up", delivery, limit, exc)
+            await self._fail(
+                record,
+                "unavailable",
+                f"the import failed {limit} times because storage, the ledger or NATS "
+                "was unavailable; start a new import later",
+            )
+            return True
+        except Exception:
+            logger.exception("delivery %d of %d failed with an unexpected error", delivery, limit)
+            if delivery < limit:
+                await message.nak(delay=_retry_delay(delivery))
+                return False
+            await self._fail(
+                record, "internal_error", "the import failed because of an internal error"
+            )
+            return True
+
+    async def _retry_later(self, message: Msg, delivery: int, error: Exception) -> None:
+        delay = _retry_delay(delivery)
+        logger.warning(
+            "delivery %d of %d failed: %s: %s; retrying in %.0f s",
+            delivery, self._settings.max_deliver, type(error).__name__, error, delay,
+        )
+        await message.nak(delay=delay)
+
+    async def _run_import(self, record: importer_pb2.Import) -> None:
+        await self._mark_importing(record)
+        max_bytes = await self._download_allowance(record)
+        selection = _selection(record)
+
+        directory = self._settings.temp_dir / f"{record.import_id}-{record.attempts}"
+        try:
+            fetched = await self._download(record, selection, directory, max_bytes)
+            media = await probe.probe(fetched.path)
+            _check_audio(selection, fetched, media)
+            fetched = await container.prefer_mp4(fetched, media)
+            size = fetched.path.stat().st_size
+            credits = credits_for(size)
+            await self._hold(record, credits)
+            key = await self._upload(record, fetched)
+        finally:
+            await asyncio.to_thread(shutil.rmtree, directory, True)
+
+        await self._complete(record, fetched, media, size, credits, key)
+
+    async def _mark_importing(self, record: importer_pb2.Import) -> None:
+        record.status = Status.IMPORT_STATUS_IMPORTING
+        record.attempts += 1
+        record.started_at.CopyFrom(_now())
+        record.progress.Clear()
+        record.message = "Import in progress"
+        await self._records.put(record)
+        logger.info(
+            "import started: attempt %d, url %s, format %s",
+            record.attempts, record.url, record.format_selector,
+        )
+
+    async def _download_allowance(self, record: importer_pb2.Import) -> int:
+        """Return the bytes the account can pay for: its hold plus its remaining balance."""
+        # The hold exists since StartImport; asking again for 1 credit changes nothing.
+        hold = await self._hold(record, 1)
+        return (hold.credits + hold.balance) * BYTES_PER_CREDIT
+
+    async def _hold(self, record: importer_pb2.Import, credits: int) -> ledger_pb2.Hold:
+        try:
+            return await self._holds.hold(record.import_id, record.account_id, credits)
+        except Unavailable:
+            raise
+        except FerryError as error:  # insufficient credits, unknown account
+            raise ImportFailure(error.code, error.message) from error
+
+    async def _download(
+        self,
+        record: importer_pb2.Import,
+        selection: formats.Selection,
+        directory: Path,
+        max_bytes: int,
+    ) -> downloader.Download:
+        request = downloader.DownloadRequest(
+            url=record.url,
+            selector=selection.selector,
+            audio_only=selection.audio_only,
+            directory=directory,
+            max_bytes=max_bytes,
+            allow_private=self._settings.urls.allow_private,
+            timeout_seconds=self._settings.timeout_seconds,
+        )
+        last_write = 0.0
+
+        async def record_progress(downloaded: int, total: int) -> None:
+            nonlocal last_write
+            if time.monotonic() - last_write < PROGRESS_WRITE_INTERVAL_SECONDS:
+                return
+            last_write = time.monotonic()
+            percent = min(100.0, 100.0 * downloaded / total) if total else 0.0
+            record.progress.CopyFrom(
+                importer_pb2.Progress(
+                    downloaded_bytes=downloaded, total_bytes=total, percent=percent
+                )
+            )
+            try:
+                await self._records.put(record)
+            except nats.errors.Error as exc:  # progress is informative; the job goes on
+                logger.warning("could not store progress: %s", exc)
+
+        return await downloader.download(request, record_progress)
+
+    async def _upload(self, record: importer_pb2.Import, fetched: downloader.Download) -> str:
+        key = storage.object_key(record.account_id, record.import_id, fetched.title, fetched.ext)
+        await self._media.upload(
+            key,
+            fetched.path,
+            storage.content_type(fetched.ext),
+            storage.content_disposition(fetched.title, fetched.ext),
+        )
+        return key
+
+    async def _complete(
+        self,
+        record: importer_pb2.Import,
+        fetched: downloader.Download,
+        media: probe.MediaProbe,
+        size: int,
+        credits: int,
+        key: str,
+    ) -> None:
+        retention = self._settings.retention.seconds
+        url_lifetime = timedelta(seconds=min(retention, MAX_PRESIGN_SECONDS))
+        media_url = await self._media.presign(key, url_lifetime)
+
+        finished = _now()
+        record.status = Status.IMPORT_STATUS_COMPLETED
+        record.media.CopyFrom(_media_info(fetched, media, size))
+        record.credits_used = credits
+        record.media_url = media_url
+        record.object_key = key
+        record.message = COMPLETED_MESSAGE
+        record.error_code = ""
+        record.progress.CopyFrom(
+            importer_pb2.Progress(downloaded_bytes=size, total_bytes=size, percent=100.0)
+        )
+        record.finished_at.CopyFrom(finished)
+        record.expires_at.FromDatetime(finished.ToDatetime() + timedelta(seconds=retention))
+        try:
+            await self._records.put(record)
+        except BaseException:
+            # Without a completed record nothing points at the object: remove it.
+            await self._delete_quietly(key)
+            raise
+
+        await self._publish_event(record)
+        logger.info("import completed: %s, %d bytes, %d credits", key, size, credits)
+
+    async def _fail(self, record: importer_pb2.Import, code: str, message: str) -> None:
+        record.status = Status.IMPORT_STATUS_FAILED
+        record.error_code = code
+        record.message = message
+        record.credits_used = 0
+        record.media_url = ""
+        record.object_key = ""
+        record.finished_at.CopyFrom(_now())
+        record.ClearField("expires_at")
+        await self._records.put(record)
+        await self._publish_event(record)
+        logger.warning("import failed: %s (%s)", message, code)
+
+    async def _publish_event(self, record: importer_pb2.Import) -> None:
+        if record.status == Status.IMPORT_STATUS_COMPLETED:
+            event_type, kind, suffix = (
+                events_pb2.EVENT_TYPE_IMPORT_COMPLETED, bus.EventType.IMPORT_COMPLETED, "completed"
+            )
+        else:
+            event_type, kind, suffix = (
+                events_pb2.EVENT_TYPE_IMPORT_FAILED, bus.EventType.IMPORT_FAILED, "failed"
+            )
+        event = events_pb2.ImportEvent(
+            event_id=f"{record.import_id}.{suffix}",
+            type=event_type,
+            occurred_at=record.finished_at,
+            record=record,
+        )
+        await self._js.publish(
+            kind.subject, event.SerializeToString(), headers={"Nats-Msg-Id": event.event_id}
+        )
+
+    async def _delete_quietly(self, key: str) -> None:
+        try:
+            await self._media.delete(key)
+        except Unavailable as exc:
+            logger.error("could not delete %s after a failed import: %s", key, exc)
+
+    @contextlib.asynccontextmanager
+    async def _heartbeat(self, message: Msg) -> AsyncIterator[None]:
+        """Tell JetStream the job is still running, so it is not redelivered meanwhile."""
+
+        async def beat() -> None:
+            while True:
+                await asyncio.sleep(self._settings.heartbeat_seconds)
+                try:
+                    await message.in_progress()
+                except nats.errors.Error as exc:
+                    logger.warning("could not send a heartbeat for the job: %s", exc)
+
+        task = asyncio.create_task(beat())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def _selection(record: importer_pb2.Import) -> formats.Selection:
+    try:
+        return formats.resolve(record.format)
+    except FerryError as error:  # StartImport validated it, so only a changed rule gets here
+        raise ImportFailure(error.code, error.message) from error
+
+
+def _check_audio(
+    selection: formats.Selection, fetched: downloader.Download, media: probe.MediaProbe
+) -> None:
+    if selection.audio_only and not media.has_audio:
+        raise ImportFailure(
+            "missing_audio", "the import requested audio only, but the media has no audio stream"
+        )
+    if not selection.video_only and fetched.has_audio and not media.has_audio:
+        raise ImportFailure(
+            "missing_audio",
+            "the source has an audio track, but the downloaded file has none; "
+            "try another format",
+        )
+
+
+def _media_info(
+    fetched: downloader.Download, media: probe.MediaProbe, size: int
+) -> importer_pb2.MediaInfo:
+    return importer_pb2.MediaInfo(
+        title=fetched.title,
+        duration_seconds=media.duration,
+        ext=fetched.ext,
+        size_bytes=size,
+        width=media.width,
+        height=media.height,
+        vcodec=media.vcodec,
+        acodec=media.acodec,
+        fps=media.fps,
+    )
+
+
+def _retry_delay(delivery: int) -> float:
+    return min(RETRY_MAX_DELAY_SECONDS, RETRY_BASE_DELAY_SECONDS * 2 ** (delivery - 1))
+
+
+def _now() -> Timestamp:
+    timestamp = Timestamp()
+    timestamp.FromDatetime(datetime.now(UTC))
+    return timestamp

@@ -1,0 +1,256 @@
+"""Download one URL with yt-dlp, in a child process of the importer worker.
+
+The job arrives as one JSON object on stdin. The child writes JSON lines on stdout:
+`{"event": "progress", "downloaded": n, "total": m}` while downloading, then either
+`{"event": "result", "path", "title", "duration", "ext", "has_audio"}` or
+`{"event": "error", "code", "message"}`. yt-dlp's own warnings and errors go to stderr.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ipaddress
+import json
+import os
+import re
+import signal
+import socket
+import sys
+import time
+from typing import IO, Any
+
+import yt_dlp
+from yt_dlp.downloader.external import ExternalFD
+from yt_dlp.downloader.rtmp import RtmpFD
+from yt_dlp.utils import DownloadError, PostProcessingError
+
+from services.importer.formats import MERGE_OUTPUT_FORMAT
+from services.shared import netguard
+
+PR_SET_PDEATHSIG = 1
+PROGRESS_INTERVAL_SECONDS = 0.25
+SOCKET_TIMEOUT_SECONDS = 30
+RETRIES = 3
+
+# yt-dlp reports a download it skips for max_filesize with this phrase and raises nothing.
+_TOO_LARGE_PHRASE = "larger than max-filesize"
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class BlockedConnection(OSError):
+    """A connection to an address the URL policy forbids."""
+
+
+class AddressGuard:
+    """Check every address `socket.getaddrinfo` returns against the URL policy."""
+
+    def __init__(self, allow_private: bool) -> None:
+        self.allow_private = allow_private
+        self.blocked_message = ""
+        self._getaddrinfo = socket.getaddrinfo
+
+    def install(self) -> None:
+        """Route every name lookup in this process, IP literals included, through the check."""
+        socket.getaddrinfo = self._guarded_getaddrinfo  # type: ignore[assignment]
+
+    def _guarded_getaddrinfo(self, host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        infos = self._getaddrinfo(host, port, *args, **kwargs)
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        for info in infos:
+            address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+            try:
+                netguard.check_address(address, self.allow_private, name)
+            except netguard.BlockedAddressError as exc:
+                self.blocked_message = exc.message
+                raise BlockedConnection(exc.message) from None
+        return infos
+
+
+class Reporter:
+    """Write the JSON lines the parent reads, at most ~4 progress lines a second."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        self._last_progress = 0.0
+        self._finished_bytes = 0
+        self._finished_totals = 0
+
+    def emit(self, event: str, **fields: Any) -> None:
+        self._stream.write(json.dumps({"event": event, **fields}) + "\n")
+        self._stream.flush()
+
+    def progress_hook(self, status: dict[str, Any]) -> None:
+        """Report bytes summed over every file of the download (video and audio parts)."""
+        downloaded = status.get("downloaded_bytes") or 0
+        total = status.get("total_bytes") or status.get("total_bytes_estimate") or 0
+        if status.get("status") == "finished":
+            self._finished_bytes += downloaded
+            self._finished_totals += total or downloaded
+            self._send_progress(self._finished_bytes, self._finished_totals)
+            return
+
+        now = time.monotonic()
+        if now - self._last_progress < PROGRESS_INTERVAL_SECONDS:
+            return
+        self._last_progress = now
+        known_total = self._finished_totals + total if total else 0
+        self._send_progress(self._finished_bytes + downloaded, int(known_total))
+
+    def _send_progress(self, downloaded: int, total: int) -> None:
+        self.emit("progress", downloaded=int(downloaded), total=int(total))
+
+
+class StderrLogger:
+    """yt-dlp's logger: warnings and errors to stderr, debug lines only inspected."""
+
+    def __init__(self) -> None:
+        self.too_large_message = ""
+
+    def debug(self, message: str) -> None:
+        if _TOO_LARGE_PHRASE in message:
+            self.too_large_message = _clean(message)
+
+    def info(self, message: str) -> None:
+        pass
+
+    def warning(self, message: str) -> None:
+        print(_clean(message), file=sys.stderr, flush=True)
+
+    def error(self, message: str) -> None:
+        print(_clean(message), file=sys.stderr, flush=True)
+
+
+def main() -> int:
+    _die_with_parent()
+    spec = json.loads(sys.stdin.read())
+    if os.getppid() != spec["parent_pid"]:
+        return 1  # the parent died before the death signal was armed
+
+    reporter = Reporter(_take_stdout())
+    guard = AddressGuard(spec["allow_private"])
+    guard.install()
+    _forbid_external_downloaders()
+    logger = StderrLogger()
+    try:
+        info = _download(spec, reporter, logger)
+    except DownloadError as exc:
+        code, message = _failure_reason(exc, guard, spec["audio_only"])
+        reporter.emit("error", code=code, message=message)
+        return 1
+
+    path = _downloaded_path(info)
+    if path is None:
+        code, message = _missing_file_reason(logger)
+        reporter.emit("error", code=code, message=message)
+        return 1
+    reporter.emit(
+        "result",
+        path=path,
+        title=info.get("title") or "",
+        duration=info.get("duration"),
+        ext=os.path.splitext(path)[1].lstrip("."),
+        has_audio=_has_audio(info),
+    )
+    return 0
+
+
+def _die_with_parent() -> None:
+    # Linux only: the kernel sends SIGKILL to this process when the parent exits.
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _take_stdout() -> IO[str]:
+    # Keep the real stdout for the JSON lines and point fd 1 at stderr, so nothing that
+    # yt-dlp, a library or ffmpeg prints can corrupt the protocol.
+    protocol = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return protocol
+
+
+def _forbid_external_downloaders() -> None:
+    # ffmpeg and rtmpdump would open their own connections, outside the address guard.
+    # yt-dlp (downloader/__init__.py in 2026.11) picks them for live streams, RTMP and HLS
+    # features its native downloader lacks, so those downloads fail here instead.
+    def reject_download(self: Any, filename: str, info_dict: dict[str, Any]) -> bool:
+        raise DownloadError(
+            f"format {info_dict.get('format_id')} needs the external downloader "
+            f"{type(self).__name__}, which is not allowed; choose another format"
+        )
+
+    ExternalFD.real_download = reject_download  # type: ignore[method-assign]
+    RtmpFD.real_download = reject_download  # type: ignore[method-assign]
+
+
+def _download(spec: dict[str, Any], reporter: Reporter, logger: StderrLogger) -> dict[str, Any]:
+    postprocessors = []
+    if spec["audio_only"]:
+        postprocessors.append({"key": "FFmpegExtractAudio", "preferredcodec": "m4a"})
+    options = {
+        "format": spec["selector"],
+        "noplaylist": True,
+        "outtmpl": {"default": os.path.join(spec["directory"], "media.%(ext)s")},
+        "merge_output_format": MERGE_OUTPUT_FORMAT,
+        "postprocessors": postprocessors,
+        "hls_prefer_native": True,
+        "external_downloader": {"default": "native"},
+        "max_filesize": spec["max_filesize"],
+        "socket_timeout": SOCKET_TIMEOUT_SECONDS,
+        "retries": RETRIES,
+        "fragment_retries": RETRIES,
+        "progress_hooks": [reporter.progress_hook],
+        "logger": logger,
+        "noprogress": True,
+        "color": {"stdout": "no_color", "stderr": "no_color"},
+    }
+    with yt_dlp.YoutubeDL(options) as ydl:
+        info = ydl.extract_info(spec["url"], download=True)
+    if info is None:
+        raise DownloadError("yt-dlp returned no media for this URL")
+    return info
+
+
+def _failure_reason(error: DownloadError, guard: AddressGuard, audio_only: bool) -> tuple[str, str]:
+    if guard.blocked_message:
+        return "blocked_address", guard.blocked_message
+    cause = error.exc_info[1] if error.exc_info else None
+    # FFmpegExtractAudio reports a file without audio as an unknown audio codec.
+    if audio_only and isinstance(cause, PostProcessingError) and "audio codec" in str(cause):
+        return "missing_audio", "the media has no audio stream to extract; import it with video"
+    return "download_failed", _clean(error.msg or str(error))
+
+
+def _downloaded_path(info: dict[str, Any]) -> str | None:
+    for download in info.get("requested_downloads") or ():
+        path = download.get("filepath")
+        if path and os.path.isfile(path):
+            return str(path)
+    return None
+
+
+def _missing_file_reason(logger: StderrLogger) -> tuple[str, str]:
+    if logger.too_large_message:
+        return "too_large", logger.too_large_message
+    return "download_failed", "yt-dlp finished without writing a file; try another format"
+
+
+def _has_audio(info: dict[str, Any]) -> bool:
+    # An unknown codec (None) counts as no audio, so the worker requires no audio stream.
+    formats = info.get("requested_formats") or [info]
+    return any(fmt.get("acodec") not in (None, "none") for fmt in formats)
+
+
+def _clean(message: str) -> str:
+    """Return yt-dlp's message without colours, the "ERROR:" prefix or a traceback."""
+    text = _ANSI_ESCAPE.sub("", message).strip()
+    for prefix in ("ERROR: ", "WARNING: "):
+        text = text.removeprefix(prefix)
+    text = text.split("\nTraceback", 1)[0]
+    # "(caused by TransportError(...))" repeats the message in Python syntax.
+    return text.split(" (caused by ", 1)[0].strip()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
