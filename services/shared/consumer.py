@@ -47,6 +47,14 @@ class PullConsumer:
 
     async def run(self) -> None:
         """Consume until `stop()` is called."""
+        # pull_subscribe keeps the config of a durable that already exists, so apply ours
+        # first: a changed max_deliver or ack_wait takes effect on the next start.
+        await self._js.add_consumer(
+            self._stream,
+            self._config.evolve(
+                name=self._durable, durable_name=self._durable, filter_subject=self._subject
+            ),
+        )
         subscription = await self._js.pull_subscribe(
             self._subject, durable=self._durable, stream=self._stream, config=self._config
         )
@@ -64,6 +72,12 @@ class PullConsumer:
                     logger.warning("fetch from %s failed: %s; retrying in 1 s", self._durable, exc)
                     await asyncio.sleep(1)
                     continue
+                if self._stopping.is_set():
+                    # stop() may already have waited for the handlers; hand these back.
+                    for message in messages:
+                        await _nak_quietly(message)
+                    self._slots.release()
+                    break
                 for message in messages:
                     task = asyncio.create_task(self._handle(message))
                     self._tasks.add(task)

@@ -28,7 +28,14 @@ _METADATA_ADDRESSES = frozenset(
     ipaddress.ip_address(address)
     for address in ("100.100.100.200", "168.63.129.16", "192.0.0.192", "fd00:ec2::254")
 )
-_SHARED_ADDRESS_SPACE = ipaddress.ip_network("100.64.0.0/10")
+# What FERRY_ALLOW_PRIVATE_URLS opens besides loopback: RFC 1918, shared CGNAT space
+# (RFC 6598) and unique-local IPv6 (RFC 4193). Listed here rather than taken from
+# `is_private`, which also covers documentation, benchmarking and "this network" ranges
+# and changes between Python releases.
+_PRIVATE_NETWORKS = tuple(
+    ipaddress.ip_network(network)
+    for network in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+)
 _NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")
 
 
@@ -59,7 +66,7 @@ def classify(address: IPAddress) -> AddressClass:
         or (isinstance(address, ipaddress.IPv6Address) and address.is_site_local)
     ):
         return AddressClass.FORBIDDEN
-    if address.is_private or address in _SHARED_ADDRESS_SPACE:
+    if any(address in network for network in _PRIVATE_NETWORKS):
         return AddressClass.PRIVATE
     if not address.is_global:
         # Documentation, benchmarking and other special-purpose ranges.

@@ -159,7 +159,11 @@ def open_channel(address: str) -> grpc.aio.Channel:
 
 def create_server() -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
     """Create a server with the error interceptor and the standard health service."""
-    server = grpc.aio.server(interceptors=[ServerInterceptor()])
+    # gRPC sets SO_REUSEPORT by default, so a second server on a busy port would start
+    # and share the traffic instead of failing.
+    server = grpc.aio.server(
+        interceptors=[ServerInterceptor()], options=[("grpc.so_reuseport", 0)]
+    )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     return server, health_servicer
@@ -177,7 +181,11 @@ async def set_serving(health_servicer: health.aio.HealthServicer, serving: bool)
 
 def bind_port(server: grpc.aio.Server, host: str, port: int) -> int:
     """Listen on host:port (0 picks a free port) and return the port actually bound."""
-    bound = server.add_insecure_port(f"{host}:{port}")
+    try:
+        # grpcio returns 0 on failure in older releases and raises RuntimeError in newer ones.
+        bound = server.add_insecure_port(f"{host}:{port}")
+    except RuntimeError as exc:
+        raise OSError(f"could not listen on {host}:{port}; is the port in use?") from exc
     if bound == 0:
         raise OSError(f"could not listen on {host}:{port}; is the port in use?")
     return bound

@@ -1,0 +1,1 @@
+"""The notifier: delivers signed webhooks for finished imports and keeps their delivery log."""
