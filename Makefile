@@ -4,10 +4,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PROTO_FILES := $(shell find protos -name '*.proto')
+# apt-get needs root, so use sudo when it is installed and we are not root.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 
-.PHONY: run test protos check-protos lint clean system-deps
+.PHONY: run test protos check-protos configdoc lint clean system-deps
 
 $(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
+	  echo "Ferry needs Python 3.11 or newer; $(PYTHON) is $$($(PYTHON) -V 2>&1)." \
+	       "Run make with PYTHON=python3.11 (or newer)."; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
@@ -17,12 +22,14 @@ $(STAMP): pyproject.toml
 system-deps:
 	@command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || { \
 	  echo "ffmpeg not found; installing it with apt-get"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg; }
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg; }
 
 run: $(STAMP) system-deps
-	$(BIN)/python -m tools.devstack
+	@$(BIN)/python -m tools.devstack
 
-test: $(STAMP) system-deps
+# The generated protos are checked first: stale code fails the run before any test starts.
+test: $(STAMP) system-deps check-protos
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 protos: $(STAMP)
@@ -30,6 +37,9 @@ protos: $(STAMP)
 
 check-protos: $(STAMP)
 	$(BIN)/python -m tools.protos check
+
+configdoc: $(STAMP)
+	$(BIN)/python -m tools.configdoc > docs/configuration.md
 
 lint: $(STAMP)
 	$(BIN)/ruff check services tools tests
