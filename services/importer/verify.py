@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,8 @@ DURATION_TOLERANCE_RATIO = 0.01
 # would take minutes, while reading every packet (the completeness check) takes seconds.
 DECODE_SAMPLE_SECONDS = 5
 FFMPEG_TIMEOUT_SECONDS = 300
+# ffmpeg starts its log lines with the component and its address: "[mov,mp4 @ 0x55d0] ".
+_FFMPEG_PREFIX = re.compile(r"^\[[^\]]* @ 0x[0-9a-f]+\] ")
 
 
 @dataclass(frozen=True)
@@ -117,8 +120,8 @@ async def _read_all_packets(path: Path) -> float:
     if returncode != 0 or "partial file" in stderr:
         raise ImportFailure(
             "truncated",
-            "the downloaded file is cut short or damaged: "
-            f"{_last_line(stderr)}; retry the import",
+            f"the downloaded file is cut short or damaged ({_last_line(stderr)}); the server "
+            "probably closed the connection early, so retry the import",
         )
     times = [
         int(value) for key, _, value in (line.partition("=") for line in stdout.splitlines())
@@ -160,5 +163,8 @@ async def _ffmpeg(*arguments: str) -> tuple[int, str, str]:
 
 
 def _last_line(text: str) -> str:
+    """Return ffmpeg's last error line without its "[demuxer @ 0x...]" prefix."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else "ffmpeg reported no detail"
+    if not lines:
+        return "ffmpeg reported no detail"
+    return _FFMPEG_PREFIX.sub("", lines[-1])
