@@ -23,12 +23,13 @@ import contextlib
 import json
 import logging
 import re
+import shutil
 import subprocess
 import threading
 import urllib.parse
 from collections.abc import Iterator, Sequence
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 from tests import media
@@ -145,6 +146,9 @@ def _make_hls_variants(directory: Path) -> None:
         lines += [f"#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},RESOLUTION={width}x{height}",
                   f"{name}.m3u8"]
     (muxed / "master.m3u8").write_text("\n".join(lines) + "\n")
+    # A copy for tests that make one of its segments answer 404.
+    if not (directory / "broken").exists():
+        shutil.copytree(muxed, directory / "broken")
 
 
 def _make_dash(directory: Path) -> None:
@@ -198,7 +202,7 @@ class SourceServer:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.missing: set[str] = set()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._httpd = media._QuietHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 

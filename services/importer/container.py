@@ -58,21 +58,21 @@ async def finalize(fetched: Download, media: MediaProbe, selection: Selection) -
     """
     drop_video = selection.audio_only and media.has_video
     drop_audio = selection.video_only and media.has_audio and media.has_video
-    kept = dataclasses.replace(
+    output = dataclasses.replace(
         media,
         vcodec="" if drop_video else media.vcodec,
         acodec="" if drop_audio else media.acodec,
     )
-    ext = target_ext(kept, selection.audio_only)
+    ext = target_ext(output, selection.audio_only)
     muxer, muxer_options, format_names = _MUXERS[ext]
     same_container = bool(format_names & set(media.container.split(",")))
     if fetched.ext == ext and same_container and not (drop_video or drop_audio):
         return fetched
 
-    maps = ["-map", "0:a:0"] if drop_video or not kept.vcodec else ["-map", "0:v:0"]
-    if kept.vcodec and kept.acodec:
+    maps = ["-map", "0:a:0"] if drop_video or not output.vcodec else ["-map", "0:v:0"]
+    if output.vcodec and output.acodec:
         maps += ["-map", "0:a:0"]
-    reencode = ext == "m4a" and kept.acodec != "aac"
+    reencode = ext == "m4a" and output.acodec != "aac"
     codecs = ["-c:a", "aac", "-b:a", AAC_BITRATE] if reencode else ["-c", "copy"]
     target = fetched.path.with_name(f"final.{ext}")
     await _convert(

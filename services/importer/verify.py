@@ -23,8 +23,8 @@ logger = logging.getLogger(__name__)
 # durations to whole seconds, and audio and video tracks rarely end on the same sample.
 DURATION_TOLERANCE_SECONDS = 0.5
 DURATION_TOLERANCE_RATIO = 0.01
-# Seconds decoded at the start and at the end of the file; decoding all of a long file
-# would take minutes, while reading every packet (the completeness check) takes seconds.
+# Seconds decoded at the start and at the end of the file. Decoding all of a long file
+# would take minutes, but reading every packet (the completeness check) takes seconds.
 DECODE_SAMPLE_SECONDS = 5
 FFMPEG_TIMEOUT_SECONDS = 300
 # ffmpeg starts its log lines with the component and its address: "[mov,mp4 @ 0x55d0] ".
@@ -33,7 +33,7 @@ _FFMPEG_PREFIX = re.compile(r"^\[[^\]]* @ 0x[0-9a-f]+\] ")
 
 @dataclass(frozen=True)
 class Expectation:
-    """What the downloaded file must contain."""
+    """Streams and duration that a downloaded file must have."""
 
     audio: bool
     video: bool
@@ -46,8 +46,8 @@ class Expectation:
     def of(cls, selection: Selection, fetched: Download) -> Expectation:
         """Return what a download made for `selection` must contain.
 
-        Audio is required when the request asks for it, or when the source announced an
-        audio track and the request does not exclude it; video likewise.
+        Audio is required when the request requires it, or when the source announced an
+        audio track and the request does not exclude audio. The same holds for video.
         """
         audio = selection.requires_audio or (fetched.has_audio and not selection.video_only)
         video = selection.requires_video or (fetched.has_video and not selection.audio_only)
