@@ -35,7 +35,6 @@ ProgressCallback = Callable[[int, int], Awaitable[None]]
 class DownloadRequest:
     url: str
     selector: str
-    audio_only: bool
     directory: Path
     max_bytes: int
     allow_private: bool
@@ -50,6 +49,8 @@ class Download:
     duration: float | None
     # The source announced an audio track, so the file must contain one.
     has_audio: bool
+    # The source announced a video track, so the file must contain one.
+    has_video: bool = False
 
 
 async def download(request: DownloadRequest, on_progress: ProgressCallback) -> Download:
@@ -83,7 +84,6 @@ async def _start_child(request: DownloadRequest) -> asyncio.subprocess.Process:
     spec = {
         "url": request.url,
         "selector": request.selector,
-        "audio_only": request.audio_only,
         "directory": str(request.directory),
         "max_filesize": request.max_bytes,
         "allow_private": request.allow_private,
@@ -209,4 +209,5 @@ def _download_from(
         ext=outcome["ext"],
         duration=outcome["duration"],
         has_audio=bool(outcome["has_audio"]),
+        has_video=bool(outcome.get("has_video")),
     )

@@ -46,10 +46,16 @@ class Selection:
     """Selector an import downloads with, and the kind of media it requests."""
 
     selector: str
-    # Keep only the audio, converted to M4A.
+    # Keep only the audio, as M4A or MP3.
     audio_only: bool = False
     # Keep only the video when the source has a separate video stream.
     video_only: bool = False
+    # The height the request caps the video at, when it names one; the import takes the
+    # closest lower height (or the lowest there is) and says so in its message.
+    requested_height: int | None = None
+    # The request sets includeVideo or includeAudio to true, so the file must have that stream.
+    requires_video: bool = False
+    requires_audio: bool = False
 
 
 def height_selector(height: int) -> str:
@@ -74,19 +80,20 @@ def resolve(request: importer_pb2.FormatRequest) -> Selection:
     )
 
     if request.format.strip():
-        return Selection(_parse_format(request.format.strip()))
+        return _parse_format(request.format.strip())
     if media_fields_set:
         return _select_media(request, video_quality or "best", audio_quality or "best")
     if quality == "high":
         return Selection(_BEST_SELECTOR)
-    return Selection(height_selector(_QUALITY_HEIGHTS[quality]))
+    height = _QUALITY_HEIGHTS[quality]
+    return Selection(height_selector(height), requested_height=height)
 
 
-def _parse_format(value: str) -> str:
+def _parse_format(value: str) -> Selection:
     match = _HEIGHT_PATTERN.match(value)
     if match is None:
         _check_selector(value)
-        return value
+        return Selection(value)
 
     height = int(match.group(1))
     if not MIN_HEIGHT <= height <= MAX_HEIGHT:
@@ -95,7 +102,7 @@ def _parse_format(value: str) -> str:
             f"{MIN_HEIGHT} to {MAX_HEIGHT}, such as 720p",
             field="format",
         )
-    return height_selector(height)
+    return Selection(height_selector(height), requested_height=height)
 
 
 def _check_selector(selector: str) -> None:
@@ -141,12 +148,27 @@ def _select_media(
             field="includeVideo,includeAudio",
         )
 
+    requires_video = request.HasField("include_video") and include_video
+    requires_audio = request.HasField("include_audio") and include_audio
+    height = _VIDEO_HEIGHTS.get(video_quality)
     if not include_video:
         fallback = "w" if audio_quality == "lowest" else "b"
-        return Selection(f"{_AUDIO_SELECTORS[audio_quality]}/{fallback}", audio_only=True)
+        return Selection(
+            f"{_AUDIO_SELECTORS[audio_quality]}/{fallback}", audio_only=True, requires_audio=True
+        )
     if not include_audio:
-        return Selection(_video_only_selector(video_quality), video_only=True)
-    return Selection(_video_with_audio_selector(video_quality, audio_quality))
+        return Selection(
+            _video_only_selector(video_quality),
+            video_only=True,
+            requested_height=height,
+            requires_video=True,
+        )
+    return Selection(
+        _video_with_audio_selector(video_quality, audio_quality),
+        requested_height=height,
+        requires_video=requires_video,
+        requires_audio=requires_audio,
+    )
 
 
 def _video_only_selector(video_quality: str) -> str:
@@ -168,3 +190,23 @@ def _video_with_audio_selector(video_quality: str, audio_quality: str) -> str:
         return f"wv*+{audio}/w"
     height = _VIDEO_HEIGHTS[video_quality]
     return f"bv*[height<={height}]+{audio}/b[height<={height}]/wv*+{audio}/w"
+
+
+def height_note(selection: Selection, height: int, has_video: bool) -> str:
+    """Return why the imported height differs from the requested one, or "" when it does not."""
+    requested = selection.requested_height
+    if selection.audio_only:
+        return ""
+    if not has_video:
+        return "the source has no video, so only its audio was imported"
+    if requested is None or height == requested or not height:
+        return ""
+    if height < requested:
+        return (
+            f"{requested}p is not available, so the closest lower height, {height}p, "
+            "was imported"
+        )
+    return (
+        f"no format is {requested}p or lower, so the lowest available height, {height}p, "
+        "was imported"
+    )

@@ -27,6 +27,8 @@ class MediaProbe:
     vcodec: str
     acodec: str
     fps: float
+    # ffprobe's format name, such as "mov,mp4,m4a,3gp,3g2,mj2" or "matroska,webm".
+    container: str = ""
 
     @property
     def has_video(self) -> bool:
@@ -69,6 +71,7 @@ async def probe(path: Path) -> MediaProbe:
         vcodec=(video or {}).get("codec_name", ""),
         acodec=(audio or {}).get("codec_name", ""),
         fps=_frame_rate((video or {}).get("avg_frame_rate", "")),
+        container=str(report.get("format", {}).get("format_name", "")),
     )
 
 

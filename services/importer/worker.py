@@ -20,7 +20,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
 
-from services.importer import container, downloader, formats, probe, storage
+from services.importer import container, downloader, formats, probe, storage, verify
 from services.importer.config import ImporterSettings
 from services.importer.credits import BYTES_PER_CREDIT, CreditHolds, credits_for
 from services.importer.failures import ImportFailure
@@ -162,8 +162,10 @@ class ImportWorker:
         try:
             fetched = await self._download(record, selection, directory, max_bytes)
             media = await probe.probe(fetched.path)
-            _check_audio(selection, fetched, media)
-            fetched = await container.prefer_mp4(fetched, media)
+            await verify.verify(fetched.path, media, verify.Expectation.of(selection, fetched))
+            stored = await container.finalize(fetched, media, selection)
+            if stored.path != fetched.path:
+                fetched, media = stored, await probe.probe(stored.path)
             size = fetched.path.stat().st_size
             credits = credits_for(size)
             await self._hold(record, credits)
@@ -171,7 +173,8 @@ class ImportWorker:
         finally:
             await asyncio.to_thread(shutil.rmtree, directory, True)
 
-        await self._complete(record, fetched, media, size, credits, key)
+        note = formats.height_note(selection, media.height, media.has_video)
+        await self._complete(record, fetched, media, size, credits, key, note)
 
     async def _mark_importing(self, record: importer_pb2.Import) -> None:
         record.status = Status.IMPORT_STATUS_IMPORTING
@@ -209,7 +212,6 @@ class ImportWorker:
         request = downloader.DownloadRequest(
             url=record.url,
             selector=selection.selector,
-            audio_only=selection.audio_only,
             directory=directory,
             max_bytes=max_bytes,
             allow_private=self._settings.urls.allow_private,
@@ -253,6 +255,7 @@ class ImportWorker:
         size: int,
         credits: int,
         key: str,
+        note: str,
     ) -> None:
         retention = self._settings.retention.seconds
         url_lifetime = timedelta(seconds=min(retention, MAX_PRESIGN_SECONDS))
@@ -264,7 +267,7 @@ class ImportWorker:
         record.credits_used = credits
         record.media_url = media_url
         record.object_key = key
-        record.message = COMPLETED_MESSAGE
+        record.message = f"{COMPLETED_MESSAGE}; {note}" if note else COMPLETED_MESSAGE
         record.error_code = ""
         record.progress.CopyFrom(
             importer_pb2.Progress(downloaded_bytes=size, total_bytes=size, percent=100.0)
@@ -345,21 +348,6 @@ def _selection(record: importer_pb2.Import) -> formats.Selection:
         return formats.resolve(record.format)
     except FerryError as error:  # StartImport validated it, so only a changed rule gets here
         raise ImportFailure(error.code, error.message) from error
-
-
-def _check_audio(
-    selection: formats.Selection, fetched: downloader.Download, media: probe.MediaProbe
-) -> None:
-    if selection.audio_only and not media.has_audio:
-        raise ImportFailure(
-            "missing_audio", "the import requested audio only, but the media has no audio stream"
-        )
-    if not selection.video_only and fetched.has_audio and not media.has_audio:
-        raise ImportFailure(
-            "missing_audio",
-            "the source has an audio track, but the downloaded file has none; "
-            "try another format",
-        )
 
 
 def _media_info(

@@ -2,7 +2,7 @@
 
 The job arrives as one JSON object on stdin. The child writes JSON lines on stdout:
 `{"event": "progress", "downloaded": n, "total": m}` while downloading, then either
-`{"event": "result", "path", "title", "duration", "ext", "has_audio"}` or
+`{"event": "result", "path", "title", "duration", "ext", "has_audio", "has_video"}` or
 `{"event": "error", "code", "message"}`. yt-dlp's own warnings and errors go to stderr.
 """
 
@@ -22,7 +22,7 @@ from typing import IO, Any
 import yt_dlp
 from yt_dlp.downloader.external import ExternalFD
 from yt_dlp.downloader.rtmp import RtmpFD
-from yt_dlp.utils import DownloadError, PostProcessingError
+from yt_dlp.utils import DownloadError, ExtractorError, UnsupportedError
 
 from services.importer.formats import MERGE_OUTPUT_FORMAT
 from services.shared import netguard
@@ -34,6 +34,14 @@ RETRIES = 3
 
 # yt-dlp reports a download it skips for max_filesize with this phrase and raises nothing.
 _TOO_LARGE_PHRASE = "larger than max-filesize"
+PLAYLIST_MESSAGE = "playlists are not supported; pass one item's URL"
+NO_MEDIA_MESSAGE = "no media found at this URL"
+# The start of yt-dlp's error when the selector matches none of the formats.
+_NO_FORMAT_PHRASE = "Requested format is not available"
+# yt-dlp's message for a body that ended before its announced end (http.client.IncompleteRead).
+_INCOMPLETE_READ = re.compile(r"(\d+) bytes read")
+# yt-dlp's message once its retries are used up.
+_GAVE_UP = re.compile(r"^(?:\[download\] )?Got error: (.*)\. Giving up after (\d+) retries$")
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -74,6 +82,8 @@ class Reporter:
         self._last_progress = 0.0
         self._finished_bytes = 0
         self._finished_totals = 0
+        # A download of HLS or DASH fragments has started.
+        self.fragmented = False
 
     def emit(self, event: str, **fields: Any) -> None:
         self._stream.write(json.dumps({"event": event, **fields}) + "\n")
@@ -81,6 +91,7 @@ class Reporter:
 
     def progress_hook(self, status: dict[str, Any]) -> None:
         """Report bytes summed over every file of the download (video and audio parts)."""
+        self.fragmented = self.fragmented or bool(status.get("fragment_count"))
         downloaded = status.get("downloaded_bytes") or 0
         total = status.get("total_bytes") or status.get("total_bytes_estimate") or 0
         if status.get("status") == "finished":
@@ -98,6 +109,54 @@ class Reporter:
 
     def _send_progress(self, downloaded: int, total: int) -> None:
         self.emit("progress", downloaded=int(downloaded), total=int(total))
+
+
+class RecordingYoutubeDL(yt_dlp.YoutubeDL):
+    """A YoutubeDL that rejects playlists and keeps the formats of the last video it chose from.
+
+    The formats explain a selector that matches nothing.
+    """
+
+    last_formats: list[dict[str, Any]] = []
+
+    def process_ie_result(
+        self, ie_result: dict[str, Any], download: bool = True, extra_info: Any = None
+    ) -> Any:
+        if ie_result.get("_type") in ("playlist", "multi_video"):
+            entries = list(ie_result.get("entries") or ())
+            if not entries:
+                raise UnsupportedError(ie_result.get("webpage_url") or "")
+            if len(entries) > 1:
+                raise ExtractorError(PLAYLIST_MESSAGE, expected=True)
+        return super().process_ie_result(ie_result, download, extra_info)
+
+    def process_video_result(self, info_dict: dict[str, Any], download: bool = True) -> Any:
+        formats = info_dict.get("formats") or []
+        _assume_separate_hls_audio(formats)
+        self.last_formats = list(formats or [info_dict])
+        return super().process_video_result(info_dict, download)
+
+
+def _assume_separate_hls_audio(formats: list[dict[str, Any]]) -> None:
+    """Mark HLS variants of unknown codecs as video only when their playlist has audio renditions.
+
+    Without a CODECS attribute yt-dlp (2026.11) cannot tell that a variant's sound is in a
+    separate audio rendition, so `bv*+ba` takes the variant alone and the file is silent.
+    Marking the variant video only makes yt-dlp merge the audio rendition in; a variant
+    that does carry its own audio then gets the rendition's audio instead.
+    """
+    with_audio = {
+        fmt.get("manifest_url") for fmt in formats
+        if str(fmt.get("protocol", "")).startswith("m3u8") and fmt.get("vcodec") == "none"
+    }
+    for fmt in formats:
+        if (
+            str(fmt.get("protocol", "")).startswith("m3u8")
+            and fmt.get("manifest_url") in with_audio
+            and fmt.get("vcodec") != "none"
+            and fmt.get("acodec") is None
+        ):
+            fmt["acodec"] = "none"
 
 
 class StderrLogger:
@@ -131,10 +190,13 @@ def main() -> int:
     guard.install()
     _forbid_external_downloaders()
     logger = StderrLogger()
+    ydl = RecordingYoutubeDL(_options(spec, reporter, logger))
     try:
-        info = _download(spec, reporter, logger)
+        info = _download(ydl, spec["url"])
     except DownloadError as exc:
-        code, message = _failure_reason(exc, guard, spec["audio_only"])
+        code, message = _failure_reason(
+            exc, guard, spec["selector"], ydl.last_formats, reporter.fragmented
+        )
         reporter.emit("error", code=code, message=message)
         return 1
 
@@ -147,9 +209,10 @@ def main() -> int:
         "result",
         path=path,
         title=info.get("title") or "",
-        duration=info.get("duration"),
+        duration=_source_duration(info),
         ext=os.path.splitext(path)[1].lstrip("."),
         has_audio=_has_audio(info),
+        has_video=_has_video(info),
     )
     return 0
 
@@ -184,17 +247,16 @@ def _forbid_external_downloaders() -> None:
     RtmpFD.real_download = reject_download  # type: ignore[method-assign]
 
 
-def _download(spec: dict[str, Any], reporter: Reporter, logger: StderrLogger) -> dict[str, Any]:
-    postprocessors = []
-    if spec["audio_only"]:
-        postprocessors.append({"key": "FFmpegExtractAudio", "preferredcodec": "m4a"})
-    options = {
+def _options(spec: dict[str, Any], reporter: Reporter, logger: StderrLogger) -> dict[str, Any]:
+    # The importer converts audio-only downloads itself (container.py), after ffprobe.
+    return {
         "format": spec["selector"],
         "noplaylist": True,
         "outtmpl": {"default": os.path.join(spec["directory"], "media.%(ext)s")},
         "merge_output_format": MERGE_OUTPUT_FORMAT,
-        "postprocessors": postprocessors,
         "hls_prefer_native": True,
+        # yt-dlp skips a fragment that keeps failing and still exits 0, leaving a gap.
+        "skip_unavailable_fragments": False,
         "external_downloader": {"default": "native"},
         "max_filesize": spec["max_filesize"],
         "socket_timeout": SOCKET_TIMEOUT_SECONDS,
@@ -205,21 +267,70 @@ def _download(spec: dict[str, Any], reporter: Reporter, logger: StderrLogger) ->
         "noprogress": True,
         "color": {"stdout": "no_color", "stderr": "no_color"},
     }
-    with yt_dlp.YoutubeDL(options) as ydl:
-        info = ydl.extract_info(spec["url"], download=True)
+
+
+def _download(ydl: yt_dlp.YoutubeDL, url: str) -> dict[str, Any]:
+    with ydl:
+        info = ydl.extract_info(url, download=True)
     if info is None:
         raise DownloadError("yt-dlp returned no media for this URL")
     return info
 
 
-def _failure_reason(error: DownloadError, guard: AddressGuard, audio_only: bool) -> tuple[str, str]:
+def _failure_reason(
+    error: DownloadError,
+    guard: AddressGuard,
+    selector: str,
+    formats: list[dict[str, Any]],
+    fragmented: bool,
+) -> tuple[str, str]:
     if guard.blocked_message:
         return "blocked_address", guard.blocked_message
     cause = error.exc_info[1] if error.exc_info else None
-    # FFmpegExtractAudio reports a file without audio as an unknown audio codec.
-    if audio_only and isinstance(cause, PostProcessingError) and "audio codec" in str(cause):
-        return "missing_audio", "the media has no audio stream to extract; import it with video"
-    return "download_failed", _clean(error.msg or str(error))
+    message = _clean(error.msg or str(error))
+    if isinstance(cause, UnsupportedError):
+        return "no_media", NO_MEDIA_MESSAGE
+    if PLAYLIST_MESSAGE in message:
+        return "playlist_unsupported", PLAYLIST_MESSAGE
+    if _NO_FORMAT_PHRASE in message:
+        return "format_unavailable", f"no format matches {selector}; {_available(formats)}"
+    if "Did not get any data blocks" in message:
+        return "empty_body", "the server returned an empty body; check that the URL is a media file"
+    return _transfer_failure(message, fragmented)
+
+
+def _transfer_failure(message: str, fragmented: bool) -> tuple[str, str]:
+    gave_up = _GAVE_UP.match(message)
+    if gave_up is None:
+        return "download_failed", message
+    reason, retries = gave_up.groups()
+    if _INCOMPLETE_READ.fullmatch(reason):
+        return "truncated", (
+            "the server closed the connection before the end of the media, "
+            f"{int(retries) + 1} times in a row; retry the import later"
+        )
+    part = "a segment of the HLS or DASH stream" if fragmented else "the media"
+    return "download_failed", (
+        f"{part} could not be downloaded: {reason} (gave up after {retries} retries); "
+        "nothing was imported"
+    )
+
+
+def _available(formats: list[dict[str, Any]]) -> str:
+    """Describe the formats a source offers: their heights, else their ids."""
+    heights = sorted({int(fmt["height"]) for fmt in formats if fmt.get("height")})
+    has_audio_only = any(
+        fmt.get("vcodec") == "none" and fmt.get("acodec") not in (None, "none") for fmt in formats
+    )
+    if heights:
+        text = "available heights: " + ", ".join(str(height) for height in heights)
+        return text + (", and audio only" if has_audio_only else "")
+    if has_audio_only and all(fmt.get("vcodec") == "none" for fmt in formats):
+        return "the source offers audio only"
+    ids = [str(fmt.get("format_id")) for fmt in formats if fmt.get("format_id")]
+    if not ids:
+        return "the source offers no formats"
+    return "available formats (height unknown): " + ", ".join(ids)
 
 
 def _downloaded_path(info: dict[str, Any]) -> str | None:
@@ -236,10 +347,30 @@ def _missing_file_reason(logger: StderrLogger) -> tuple[str, str]:
     return "download_failed", "yt-dlp finished without writing a file; try another format"
 
 
-def _has_audio(info: dict[str, Any]) -> bool:
-    # An unknown codec (None) counts as no audio, so the worker requires no audio stream.
+def _source_duration(info: dict[str, Any]) -> float | None:
+    """Return the duration the source announces, or the sum of an HLS or DASH format's fragments."""
+    if info.get("duration"):
+        return float(info["duration"])
+    totals = [
+        sum(float(fragment.get("duration") or 0) for fragment in fmt.get("fragments") or ())
+        for fmt in info.get("requested_formats") or [info]
+    ]
+    return max(totals, default=0.0) or None
+
+
+def _has_video(info: dict[str, Any]) -> bool:
+    # An unknown codec (None) counts as no video, as for audio: ffprobe decides then.
     formats = info.get("requested_formats") or [info]
-    return any(fmt.get("acodec") not in (None, "none") for fmt in formats)
+    return any(fmt.get("vcodec") not in (None, "none") for fmt in formats)
+
+
+def _has_audio(info: dict[str, Any]) -> bool:
+    # An unknown codec (None) counts as no audio, so the worker requires no audio stream,
+    # unless the format is audio only.
+    formats = info.get("requested_formats") or [info]
+    return any(
+        fmt.get("acodec") not in (None, "none") or fmt.get("vcodec") == "none" for fmt in formats
+    )
 
 
 def _clean(message: str) -> str:

@@ -13,7 +13,6 @@ def _request(url: str, directory: Path, **overrides) -> downloader.DownloadReque
     fields = {
         "url": url,
         "selector": formats.height_selector(720),
-        "audio_only": False,
         "directory": directory,
         "max_bytes": 10**7,
         "allow_private": True,
@@ -41,13 +40,14 @@ async def test_download_direct_mp4(media_url, media_dir, tmp_path):
     assert progress[-1] == (result.path.stat().st_size, result.path.stat().st_size)
 
 
-async def test_download_audio_only_extracts_m4a(media_url, tmp_path):
-    request = _request(f"{media_url}/clip.mp4", tmp_path, selector="ba/b", audio_only=True)
+async def test_download_selector_matches_nothing(media_url, tmp_path):
+    request = _request(f"{media_url}/clip.mp4", tmp_path, selector="bestvideo[height<=100]")
 
-    result = await downloader.download(request, _ignore_progress)
+    with pytest.raises(ImportFailure) as caught:
+        await downloader.download(request, _ignore_progress)
 
-    assert result.ext == "m4a"
-    assert result.path.is_file()
+    assert caught.value.code == "format_unavailable"
+    assert caught.value.message.startswith("no format matches bestvideo[height<=100]; ")
 
 
 async def test_download_blocked_address(media_url, tmp_path):

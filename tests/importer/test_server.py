@@ -132,7 +132,10 @@ async def test_start_import_completes(importer, infra, js, media_url, media_dir)
 
     assert queued.status == Status.IMPORT_STATUS_QUEUED
     assert record.status == Status.IMPORT_STATUS_COMPLETED
-    assert record.message == "Import completed successfully"
+    assert record.message == (
+        "Import completed successfully; 720p is not available, so the closest lower height, "
+        "120p, was imported"
+    )
     assert record.credits_used == 1
     assert record.attempts == 1
     assert record.object_key == f"acc_ok/{record.import_id}/clip.mp4"
@@ -177,7 +180,9 @@ async def test_start_import_missing_audio_fails(importer, media_url):
 
     assert record.status == Status.IMPORT_STATUS_FAILED
     assert record.error_code == "missing_audio"
-    assert record.message == "the media has no audio stream to extract; import it with video"
+    assert record.message == (
+        "the import requested audio only, but the media has no audio stream; import it with video"
+    )
 
 
 async def test_start_import_insufficient_credits(importer, media_url):
