@@ -45,9 +45,15 @@ def make_event(
         credits_used=3 if completed else 0,
         message="Import completed" if completed else "download failed: HTTP 404",
     )
+    record.created_at.FromDatetime(datetime(2025, 3, 1, 12, 29, 58, tzinfo=UTC))
+    record.started_at.FromDatetime(datetime(2025, 3, 1, 12, 29, 59, 500000, tzinfo=UTC))
+    record.finished_at.CopyFrom(occurred_at)
     if completed:
         record.media.title = "A clip"
         record.media.duration_seconds = 12.5
+        record.expires_at.FromDatetime(datetime(2025, 3, 8, 12, 30, 5, 250000, tzinfo=UTC))
+    else:
+        record.error_code = "download_failed"
     return events_pb2.ImportEvent(
         event_id=f"{import_id}.{status}",
         type=events_pb2.EVENT_TYPE_IMPORT_COMPLETED
@@ -199,6 +205,11 @@ async def test_delivery_body_and_headers(js, ledger, make_receiver, start_notifi
         "duration": 12.5,
         "creditsUsed": 3,
         "message": "Import completed",
+        "errorCode": None,
+        "createdAt": "2025-03-01T12:29:58.000Z",
+        "startedAt": "2025-03-01T12:29:59.500Z",
+        "finishedAt": "2025-03-01T12:30:05.250Z",
+        "expiresAt": "2025-03-08T12:30:05.250Z",
         "timestamp": "2025-03-01T12:30:05.250Z",
     }
     assert request.path == "/hook"
@@ -224,6 +235,9 @@ async def test_delivery_failed_import_body(js, ledger, make_receiver, start_noti
     assert body["duration"] is None
     assert body["creditsUsed"] == 0
     assert body["message"] == "download failed: HTTP 404"
+    assert body["errorCode"] == "download_failed"
+    assert body["finishedAt"] == "2025-03-01T12:30:05.250Z"
+    assert body["expiresAt"] is None
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
