@@ -13,6 +13,7 @@ from services.gateway.auth import authenticated
 from services.gateway.parsing import decode_json_object, parse_import_request
 from services.gateway.peers import request_peers
 from services.gateway.rendering import render_attempt, render_import, render_started
+from services.gateway.webhook_routes import ROUTES as WEBHOOK_ROUTES
 from services.shared import logs
 from services.shared.errors import InvalidRequest
 
@@ -63,6 +64,7 @@ ROUTES = [
     Route("/import/status", import_status, methods=["GET"]),
     Route("/import/webhooks", import_webhooks, methods=["GET"]),
     Route("/healthz", healthz, methods=["GET"]),
+    *WEBHOOK_ROUTES,
 ]
 
 
