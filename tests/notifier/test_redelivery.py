@@ -104,7 +104,9 @@ async def test_redeliver_unknown_import_not_found(start_notifier):
         ("metadata.failed", "failed"),
     ],
 )
-async def test_test_webhook_signed_sample(ledger, make_receiver, start_notifier, event_type, status):
+async def test_test_webhook_signed_sample(
+    ledger, make_receiver, start_notifier, event_type, status
+):
     receiver = make_receiver([204])
     notifier = await start_notifier()
     account_id, secret = ledger.add_account()
