@@ -141,3 +141,19 @@ def test_webhook_test_bad_request_400(
 
     assert response.status_code == 400, response.text
     assert message in response.json()["error"]
+
+
+def test_webhook_log_empty_without_webhook(
+    stack: Stack,
+    create_account: Callable[..., DevAccount],
+    media_server: media.MediaServer,
+    media_dir: Path,
+):
+    account = create_account()
+    with api_client(stack, account.api_key) as client:
+        import_id = start_import(client, url=media_server.url(media_dir / "clip.mp4"))
+        redeliver = client.post("/import/webhooks/redeliver", params={"id": import_id})
+
+    assert delivery_log(stack, account.api_key, import_id) == []
+    assert redeliver.status_code == 404
+    assert "no webhook deliveries recorded" in redeliver.json()["error"]
