@@ -1,4 +1,4 @@
-"""Turn a message from the events stream into the webhook delivery it asks for."""
+"""Turn a message from the events stream into the webhook delivery it requests."""
 
 from __future__ import annotations
 
