@@ -20,6 +20,8 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+TEST_WEBHOOK_EXTRA_SECONDS = 10.0
+
 
 class Peers:
     """The calls the gateway makes to the other services."""
@@ -54,6 +56,25 @@ class Peers:
     ) -> notifier_pb2.ListDeliveriesResponse:
         request = notifier_pb2.ListDeliveriesRequest(account_id=account_id, import_id=import_id)
         call = self._notifier.ListDeliveries(request, timeout=self._timeout)
+        return await _call("notifier", call)
+
+    async def redeliver(self, account_id: str, import_id: str) -> notifier_pb2.RedeliverResponse:
+        request = notifier_pb2.RedeliverRequest(account_id=account_id, import_id=import_id)
+        return await _call("notifier", self._notifier.Redeliver(request, timeout=self._timeout))
+
+    async def send_test_webhook(
+        self, account_id: str, url: str, event_type: str
+    ) -> notifier_pb2.SendTestWebhookResponse:
+        request = notifier_pb2.SendTestWebhookRequest(
+            account_id=account_id, url=url, event_type=event_type
+        )
+        # The notifier waits up to its webhook timeout for the receiver, so this call gets
+        # that long on top of the usual deadline.
+        # NOTE: the gateway doesn't know the notifier's FERRY_WEBHOOK_TIMEOUT_SECONDS, so
+        # the extra time assumes the default of 10 s.
+        call = self._notifier.SendTestWebhook(
+            request, timeout=self._timeout + TEST_WEBHOOK_EXTRA_SECONDS
+        )
         return await _call("notifier", call)
 
 

@@ -75,6 +75,8 @@ def render_attempt(attempt: notifier_pb2.DeliveryAttempt) -> dict[str, Any]:
     """Render one webhook delivery attempt for GET /import/webhooks."""
     return {
         "messageId": attempt.message_id,
+        # Attempts logged before redeliveries existed have no delivery id of their own.
+        "deliveryId": attempt.delivery_id or attempt.message_id,
         "eventType": attempt.event_type,
         "url": attempt.url,
         "attempt": attempt.attempt,

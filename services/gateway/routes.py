@@ -13,8 +13,9 @@ from services.gateway.auth import authenticated
 from services.gateway.parsing import decode_json_object, parse_import_request
 from services.gateway.peers import request_peers
 from services.gateway.rendering import render_attempt, render_import, render_started
+from services.gateway.webhook_routes import ROUTES as WEBHOOK_ROUTES
 from services.shared import logs
-from services.shared.errors import InvalidRequest
+from services.shared.errors import InvalidRequest, NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +49,12 @@ async def import_webhooks(request: Request, account_id: str) -> Response:
         # GetImport raises NotFound for another account's import, so the delivery log
         # of an import is only shown to its owner.
         await request_peers(request).get_import(account_id, import_id)
-        deliveries = await request_peers(request).list_deliveries(account_id, import_id)
-
-    attempts = [render_attempt(attempt) for attempt in deliveries.attempts]
+        try:
+            deliveries = await request_peers(request).list_deliveries(account_id, import_id)
+            attempts = [render_attempt(attempt) for attempt in deliveries.attempts]
+        except NotFound:
+            # The import exists, but it has no webhook URL or no attempt has been made yet.
+            attempts = []
     return _success({"importId": import_id, "attempts": attempts})
 
 
@@ -63,6 +67,7 @@ ROUTES = [
     Route("/import/status", import_status, methods=["GET"]),
     Route("/import/webhooks", import_webhooks, methods=["GET"]),
     Route("/healthz", healthz, methods=["GET"]),
+    *WEBHOOK_ROUTES,
 ]
 
 

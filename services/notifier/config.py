@@ -36,8 +36,21 @@ class NotifierSettings:
         "attempt is made at once, so a delivery makes at most one attempt more than this "
         "list has entries.",
     )
+    log_retention_seconds: int | None = setting(
+        "FERRY_WEBHOOK_LOG_RETENTION_SECONDS",
+        None,
+        "How long an import's webhook delivery log (and its event, for redelivery) is kept "
+        "after its last attempt, in seconds. Empty means FERRY_RETENTION_SECONDS.",
+    )
     log: LogSettings = group(LogSettings)
     nats: NatsSettings = group(NatsSettings)
     peers: PeerSettings = group(PeerSettings)
     url_policy: UrlPolicy = group(UrlPolicy)
     retention: RetentionSettings = group(RetentionSettings)
+
+    @property
+    def delivery_log_ttl_seconds(self) -> int:
+        """Return how long delivery log entries are kept, in seconds."""
+        if self.log_retention_seconds is None:
+            return self.retention.seconds
+        return self.log_retention_seconds

@@ -1,35 +1,72 @@
-"""The webhook body (flat JSON, as Importly sends it) and its Standard Webhooks headers."""
+"""The webhook body (flat JSON, as Importly sends it) and its Standard Webhooks headers.
+
+The fields are documented in docs/webhooks.md. Every field is always present, with null
+for a value that does not apply, so a receiver can rely on the keys.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ferry.events.v1 import events_pb2
+from google.protobuf import json_format, timestamp_pb2
 from standardwebhooks.webhooks import Webhook
 
 from services.notifier.transport import USER_AGENT
 from services.shared.bus import EventType
 
+SourceEvent = events_pb2.ImportEvent | events_pb2.MetadataEvent
+
 _EVENT_TYPES = {
     events_pb2.EVENT_TYPE_IMPORT_COMPLETED: EventType.IMPORT_COMPLETED,
     events_pb2.EVENT_TYPE_IMPORT_FAILED: EventType.IMPORT_FAILED,
+    events_pb2.EVENT_TYPE_METADATA_COMPLETED: EventType.METADATA_COMPLETED,
+    events_pb2.EVENT_TYPE_METADATA_FAILED: EventType.METADATA_FAILED,
 }
-_STATUSES = {EventType.IMPORT_COMPLETED: "completed", EventType.IMPORT_FAILED: "failed"}
+_PROTO_TYPES = {event_type: proto for proto, event_type in _EVENT_TYPES.items()}
+_STATUSES = {
+    EventType.IMPORT_COMPLETED: "completed",
+    EventType.IMPORT_FAILED: "failed",
+    EventType.METADATA_COMPLETED: "completed",
+    EventType.METADATA_FAILED: "failed",
+}
+_IMPORT_TYPES = (EventType.IMPORT_COMPLETED, EventType.IMPORT_FAILED)
+
+TEST_MESSAGE = "Test event sent by POST /webhooks/test; no import or job exists for it."
 
 
-def event_type_of(event: events_pb2.ImportEvent) -> EventType | None:
+def event_type_of(event: SourceEvent) -> EventType | None:
     """Return the webhook type of `event`, or None for a type the notifier doesn't send."""
-    return _EVENT_TYPES.get(event.type)
+    event_type = _EVENT_TYPES.get(event.type)
+    if event_type is None:
+        return None
+    # An import event never carries a metadata type, and the other way round.
+    if isinstance(event, events_pb2.ImportEvent) != (event_type in _IMPORT_TYPES):
+        return None
+    return event_type
 
 
-def build_body(event: events_pb2.ImportEvent, event_type: EventType) -> bytes:
-    """Render the JSON body; these bytes are both signed and sent."""
+def build_body(event: SourceEvent, event_type: EventType, *, test: bool = False) -> bytes:
+    """Render the JSON body; these bytes are both signed and sent.
+
+    A test event has one more field, `"test": true`.
+    """
+    if isinstance(event, events_pb2.ImportEvent):
+        payload = _import_payload(event, event_type)
+    else:
+        payload = _metadata_payload(event, event_type)
+    if test:
+        payload["test"] = True
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _import_payload(event: events_pb2.ImportEvent, event_type: EventType) -> dict[str, Any]:
     record = event.record
     media = record.media if record.HasField("media") else None
-    payload: dict[str, Any] = {
+    return {
         "type": event_type.value,
         "importId": record.import_id,
         # Importly calls the import a job; receivers written for it read jobId.
@@ -40,14 +77,37 @@ def build_body(event: events_pb2.ImportEvent, event_type: EventType) -> bytes:
         "duration": media.duration_seconds if media and media.duration_seconds else None,
         "creditsUsed": record.credits_used,
         "message": record.message,
-        "timestamp": _isoformat(event.occurred_at.ToDatetime()),
+        "errorCode": record.error_code or None,
+        "createdAt": _optional_time(record, "created_at"),
+        "startedAt": _optional_time(record, "started_at"),
+        "finishedAt": _optional_time(record, "finished_at"),
+        "expiresAt": _optional_time(record, "expires_at"),
+        "timestamp": _isoformat(event.occurred_at),
     }
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _isoformat(moment: datetime) -> str:
-    # Timestamp.ToDatetime() returns naive UTC; write it with a Z, as JavaScript's Date does.
-    return moment.isoformat(timespec="milliseconds") + "Z"
+def _metadata_payload(event: events_pb2.MetadataEvent, event_type: EventType) -> dict[str, Any]:
+    result = json_format.MessageToDict(event.result) if event.HasField("result") else None
+    return {
+        "type": event_type.value,
+        "jobId": event.job_id,
+        "status": _STATUSES[event_type],
+        "message": event.message,
+        "errorCode": event.error_code or None,
+        "result": result,
+        "createdAt": _optional_time(event, "created_at"),
+        "timestamp": _isoformat(event.occurred_at),
+    }
+
+
+def _optional_time(message: Any, field: str) -> str | None:
+    return _isoformat(getattr(message, field)) if message.HasField(field) else None
+
+
+def _isoformat(stamp: timestamp_pb2.Timestamp) -> str:
+    # ToDatetime() returns naive UTC; write it with a Z and milliseconds, as JavaScript's
+    # Date.toISOString() does.
+    return stamp.ToDatetime().isoformat(timespec="milliseconds") + "Z"
 
 
 def build_headers(
@@ -66,3 +126,63 @@ def build_headers(
         "content-type": "application/json",
         "user-agent": USER_AGENT,
     }
+
+
+def sample_event(event_type: EventType, account_id: str, url: str, token: str) -> SourceEvent:
+    """Build a realistic event of `event_type` for a test webhook; `token` makes its ids unique."""
+    now = datetime.now(UTC)
+    status = _STATUSES[event_type]
+    if event_type in _IMPORT_TYPES:
+        return _sample_import_event(event_type, account_id, url, token, now)
+
+    job_id = f"meta_test_{token}"
+    event = events_pb2.MetadataEvent(
+        event_id=f"{job_id}.{status}",
+        type=_PROTO_TYPES[event_type],
+        job_id=job_id,
+        account_id=account_id,
+        webhook_url=url,
+        message=TEST_MESSAGE,
+    )
+    if event_type is EventType.METADATA_COMPLETED:
+        event.result.update(
+            {
+                "title": "Ferry test video",
+                "duration": 12.5,
+                "thumbnail": "https://example.com/ferry-test/thumbnail.jpg",
+            }
+        )
+    else:
+        event.error_code = "download_failed"
+    event.created_at.FromDatetime(now - timedelta(seconds=2))
+    event.occurred_at.FromDatetime(now)
+    return event
+
+
+def _sample_import_event(
+    event_type: EventType, account_id: str, url: str, token: str, now: datetime
+) -> events_pb2.ImportEvent:
+    import_id = f"imp_test_{token}"
+    status = _STATUSES[event_type]
+    event = events_pb2.ImportEvent(
+        event_id=f"{import_id}.{status}",
+        type=_PROTO_TYPES[event_type],
+    )
+    record = event.record
+    record.import_id = import_id
+    record.account_id = account_id
+    record.webhook_url = url
+    record.message = TEST_MESSAGE
+    record.created_at.FromDatetime(now - timedelta(seconds=10))
+    record.started_at.FromDatetime(now - timedelta(seconds=9))
+    record.finished_at.FromDatetime(now)
+    if event_type is EventType.IMPORT_COMPLETED:
+        record.media_url = "https://example.com/ferry-test/video.mp4"
+        record.media.title = "Ferry test video"
+        record.media.duration_seconds = 12.5
+        record.credits_used = 3
+        record.expires_at.FromDatetime(now + timedelta(days=7))
+    else:
+        record.error_code = "download_failed"
+    event.occurred_at.CopyFrom(record.finished_at)
+    return event

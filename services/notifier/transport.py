@@ -25,6 +25,9 @@ from services.shared import netguard
 logger = logging.getLogger(__name__)
 
 USER_AGENT = "Ferry-Webhooks/1"
+# Idle connections kept open for the next webhook to the same receiver (httpx's defaults).
+KEEPALIVE_CONNECTIONS = 20
+KEEPALIVE_EXPIRY_SECONDS = 5.0
 
 
 class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
@@ -96,9 +99,14 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
     def __init__(self, allow_private: bool) -> None:
         super().__init__()
         # NOTE: httpx (0.28, 0.29) has no public option for httpcore's network backend, so
-        # the pool that the base class built is replaced by one with the same defaults.
+        # the pool that the base class built is replaced by one that uses the guarded backend.
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=httpx.create_ssl_context(),
+            # No connection limit: httpcore's default of 10 would let 10 hanging receivers
+            # block every other delivery. FERRY_NOTIFIER_CONCURRENCY bounds the requests.
+            max_connections=None,
+            max_keepalive_connections=KEEPALIVE_CONNECTIONS,
+            keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS,
             network_backend=GuardedNetworkBackend(allow_private),
         )
 

@@ -1,4 +1,4 @@
-"""Deliver one webhook attempt per JetStream delivery of an import event.
+"""Deliver one webhook attempt per JetStream delivery of an event, and send test events.
 
 JetStream does the retrying: a failed attempt naks its message with the delay from the
 retry schedule, so attempt N is the message's Nth delivery. Each attempt is appended to
@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
-from ferry.events.v1 import events_pb2
 from ferry.ledger.v1 import ledger_pb2, ledger_pb2_grpc
 from ferry.notifier.v1 import notifier_pb2
 from google.protobuf import timestamp_pb2
@@ -22,7 +22,8 @@ from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
 
 from services.notifier.delivery_log import DeliveryLog
-from services.notifier.payload import build_body, build_headers, event_type_of
+from services.notifier.notifications import Notification, decode
+from services.notifier.payload import build_body, build_headers, sample_event
 from services.shared import logs
 from services.shared.bus import EventType
 from services.shared.errors import FerryError, NotFound
@@ -54,7 +55,7 @@ class AttemptResult:
 
 
 class WebhookSender:
-    """Handle import events from JetStream: sign, POST, log the attempt, settle the message."""
+    """Handle events from JetStream: sign, POST, log the attempt, settle the message."""
 
     def __init__(
         self,
@@ -76,55 +77,84 @@ class WebhookSender:
     async def handle(self, message: Msg) -> None:
         """Make one delivery attempt for the event in `message`, then settle the message."""
         try:
-            event = events_pb2.ImportEvent.FromString(message.data)
+            notification = decode(message.subject, message.data)
         except DecodeError as exc:
-            logger.error("dropping an undecodable ImportEvent on %s: %s", message.subject, exc)
+            logger.error("dropping an undecodable message on %s: %s", message.subject, exc)
             await message.term()
             return
+        if notification is None:
+            await message.ack()
+            return
 
-        record = event.record
-        with logs.bind(import_id=record.import_id, account_id=record.account_id):
-            event_type = event_type_of(event)
-            if not record.webhook_url or event_type is None:
+        with logs.bind(
+            import_id=notification.log_key, account_id=notification.account_id
+        ):
+            if not notification.url:
                 await message.ack()
                 return
-            if await self._already_settled(event):
-                logger.info("event %s was already delivered or given up; acking", event.event_id)
+            if await self._already_settled(notification):
+                logger.info(
+                    "delivery %s was already delivered or given up; acking",
+                    notification.delivery_id,
+                )
                 await message.ack()
                 return
 
-            await self._deliver(message, event, event_type)
+            await self._deliver(message, notification)
 
-    async def _deliver(
-        self, message: Msg, event: events_pb2.ImportEvent, event_type: EventType
-    ) -> None:
-        attempt_number = message.metadata.num_delivered
+    async def send_test(
+        self, account_id: str, url: str, event_type: EventType
+    ) -> tuple[notifier_pb2.DeliveryAttempt, bytes]:
+        """Send one signed sample event of `event_type` to `url`, without retries or logging.
+
+        Returns the attempt and the body that was sent.
+        """
+        event = sample_event(event_type, account_id, url, uuid.uuid4().hex[:16])
+        notification = Notification(event, event_type, delivery_id=event.event_id)
+        body = build_body(event, event_type, test=True)
+
         attempted_at = datetime.now(UTC)
         started = time.monotonic()
-        result = await self._attempt(event, event_type, attempted_at)
+        result = await self._attempt(notification, body, attempted_at)
+        latency = time.monotonic() - started
+
+        outcome = (
+            notifier_pb2.DELIVERY_OUTCOME_DELIVERED
+            if result.delivered
+            else notifier_pb2.DELIVERY_OUTCOME_FAILED
+        )
+        attempt = _attempt_record(notification, 1, attempted_at, latency, result, outcome)
+        logger.info(
+            "sent test webhook %s to %s: %s",
+            notification.message_id,
+            url,
+            f"HTTP {result.http_status}" if result.http_status else result.error,
+        )
+        return attempt, body
+
+    async def _deliver(self, message: Msg, notification: Notification) -> None:
+        attempt_number = message.metadata.num_delivered
+        body = build_body(notification.event, notification.event_type)
+        attempted_at = datetime.now(UTC)
+        started = time.monotonic()
+        result = await self._attempt(notification, body, attempted_at)
         latency = time.monotonic() - started
 
         outcome = self._outcome(result, attempt_number)
-        attempt = notifier_pb2.DeliveryAttempt(
-            message_id=event.event_id,
-            event_type=event_type.value,
-            url=event.record.webhook_url,
-            attempt=attempt_number,
-            attempted_at=_timestamp(attempted_at),
-            http_status=result.http_status,
-            latency_seconds=latency,
-            error=result.error,
-            outcome=outcome,
+        attempt = _attempt_record(
+            notification, attempt_number, attempted_at, latency, result, outcome
         )
-        await self._delivery_log.append(event.record.import_id, event.record.account_id, attempt)
+        await self._delivery_log.append(
+            notification.log_key, notification.account_id, attempt, notification.event
+        )
 
         await self._settle(message, attempt, result)
 
     async def _attempt(
-        self, event: events_pb2.ImportEvent, event_type: EventType, attempted_at: datetime
+        self, notification: Notification, body: bytes, attempted_at: datetime
     ) -> AttemptResult:
         try:
-            secrets = await self._webhook_secrets(event.record.account_id)
+            secrets = await self._webhook_secrets(notification.account_id)
         except NotFound as exc:
             return AttemptResult(
                 error=f"could not sign the webhook: {exc.message}", retryable=False
@@ -137,9 +167,8 @@ class WebhookSender:
                 retryable=False,
             )
 
-        body = build_body(event, event_type)
-        headers = build_headers(event.event_id, attempted_at, body, secrets)
-        return await self._post(event.record.webhook_url, body, headers)
+        headers = build_headers(notification.message_id, attempted_at, body, secrets)
+        return await self._post(notification.url, body, headers)
 
     async def _webhook_secrets(self, account_id: str) -> list[str]:
         request = ledger_pb2.GetWebhookSecretsRequest(account_id=account_id)
@@ -221,10 +250,12 @@ class WebhookSender:
             )
             await message.term()
 
-    async def _already_settled(self, event: events_pb2.ImportEvent) -> bool:
-        attempts = await self._delivery_log.attempts(event.record.import_id)
+    async def _already_settled(self, notification: Notification) -> bool:
+        attempts = await self._delivery_log.attempts(notification.log_key)
         return any(
-            attempt.message_id == event.event_id and attempt.outcome in _FINAL_OUTCOMES
+            # Attempts logged before redeliveries existed have no delivery id.
+            (attempt.delivery_id or attempt.message_id) == notification.delivery_id
+            and attempt.outcome in _FINAL_OUTCOMES
             for attempt in attempts
         )
 
@@ -239,6 +270,28 @@ async def _read_excerpt(response: httpx.Response) -> str:
             break
     text = bytes(received[:MAX_RESPONSE_BYTES]).decode("utf-8", errors="replace")
     return " ".join(text.split())[:EXCERPT_CHARS]
+
+
+def _attempt_record(
+    notification: Notification,
+    attempt_number: int,
+    attempted_at: datetime,
+    latency: float,
+    result: AttemptResult,
+    outcome: int,
+) -> notifier_pb2.DeliveryAttempt:
+    return notifier_pb2.DeliveryAttempt(
+        message_id=notification.message_id,
+        delivery_id=notification.delivery_id,
+        event_type=notification.event_type.value,
+        url=notification.url,
+        attempt=attempt_number,
+        attempted_at=_timestamp(attempted_at),
+        http_status=result.http_status,
+        latency_seconds=latency,
+        error=result.error,
+        outcome=outcome,
+    )
 
 
 def _timestamp(moment: datetime) -> timestamp_pb2.Timestamp:

@@ -31,6 +31,8 @@ EVENTS_STREAM = "FERRY_EVENTS"
 EVENTS_SUBJECTS = "ferry.events.>"
 LEDGER_CONSUMER = "ledger-settlement"
 NOTIFIER_CONSUMER = "notifier"
+# Webhook redeliveries requested through the notifier's Redeliver method.
+WEBHOOK_REDELIVERY_SUBJECT = "ferry.events.webhook.redelivery"
 
 IMPORTS_BUCKET = "ferry_imports"
 DELIVERIES_BUCKET = "ferry_webhook_deliveries"
@@ -48,6 +50,8 @@ class EventType(enum.StrEnum):
 
     IMPORT_COMPLETED = "import.completed"
     IMPORT_FAILED = "import.failed"
+    METADATA_COMPLETED = "metadata.completed"
+    METADATA_FAILED = "metadata.failed"
 
     @property
     def subject(self) -> str:
@@ -106,11 +110,12 @@ async def ensure_streams(js: JetStreamContext, retention_seconds: int) -> None:
             discard=DiscardPolicy.OLD,
         ),
     )
+    # The notifier creates DELIVERIES_BUCKET itself, with its own retention setting.
     record_ttl = retention_seconds + RECORD_GRACE_SECONDS
-    for bucket in (IMPORTS_BUCKET, DELIVERIES_BUCKET):
-        await _ensure_bucket(
-            js, KeyValueConfig(bucket=bucket, history=1, ttl=record_ttl, storage=StorageType.FILE)
-        )
+    await ensure_bucket(
+        js,
+        KeyValueConfig(bucket=IMPORTS_BUCKET, history=1, ttl=record_ttl, storage=StorageType.FILE),
+    )
 
 
 async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
@@ -121,11 +126,16 @@ async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
         await js.update_stream(config)
 
 
-async def _ensure_bucket(js: JetStreamContext, config: KeyValueConfig) -> None:
+async def ensure_bucket(js: JetStreamContext, config: KeyValueConfig) -> None:
+    """Create the key-value bucket, or apply `config.ttl` to the bucket that exists."""
     try:
         await js.create_key_value(config)
     except BadRequestError:
-        # The bucket exists with another TTL (FERRY_RETENTION_SECONDS changed): apply ours
-        # to the stream behind it, which nats-py names KV_<bucket>.
+        # The bucket exists with another TTL (a retention setting changed): apply ours
+        # to the stream behind it, which nats-py names KV_<bucket>. JetStream rejects a
+        # duplicate window longer than the stream's max age.
         info = await js.stream_info(f"KV_{config.bucket}")
-        await js.update_stream(info.config.evolve(max_age=config.ttl))
+        duplicate_window = min(info.config.duplicate_window or config.ttl, config.ttl)
+        await js.update_stream(
+            info.config.evolve(max_age=config.ttl, duplicate_window=duplicate_window)
+        )

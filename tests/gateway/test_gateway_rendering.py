@@ -152,6 +152,7 @@ def test_render_attempt_delivered():
 
     assert render_attempt(attempt) == {
         "messageId": "imp_01.completed",
+        "deliveryId": "imp_01.completed",
         "eventType": "import.completed",
         "url": "https://hook.example/",
         "attempt": 2,
@@ -175,3 +176,11 @@ def test_render_attempt_without_response():
     assert data["httpStatus"] is None
     assert data["error"] == "timed out after 10 s"
     assert data["outcome"] == "retrying"
+
+
+def test_render_attempt_redelivery():
+    attempt = notifier_pb2.DeliveryAttempt(
+        message_id="imp_01.completed", delivery_id="dlv_0123", attempt=1
+    )
+
+    assert render_attempt(attempt)["deliveryId"] == "dlv_0123"

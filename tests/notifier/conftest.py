@@ -71,6 +71,7 @@ async def start_notifier(
         allow_private: bool = True,
         retry_schedule: tuple[float, ...] = (0.2, 0.2, 0.2),
         timeout_seconds: float = 1.0,
+        log_retention_seconds: int | None = None,
     ) -> RunningNotifier:
         # Every test shares one nats-server, so events left by earlier tests are dropped.
         await bus.ensure_streams(js, 3600)
@@ -80,6 +81,7 @@ async def start_notifier(
             port=launch.free_port(),
             timeout_seconds=timeout_seconds,
             retry_schedule=retry_schedule,
+            log_retention_seconds=log_retention_seconds,
             nats=NatsSettings(url=infra.nats_url),
             peers=PeerSettings(ledger=ledger.address, timeout_seconds=5.0),
             url_policy=UrlPolicy(allow_private=allow_private),

@@ -1,20 +1,32 @@
-"""Helpers for the notifier tests: a webhook receiver, a real ledger and the running service."""
+"""Helpers for the notifier tests: a webhook receiver, a real ledger, the running service,
+and events to publish."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import threading
+import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from ferry.notifier.v1 import notifier_pb2_grpc
+import pytest
+from ferry.events.v1 import events_pb2
+from ferry.importer.v1 import importer_pb2
+from ferry.notifier.v1 import notifier_pb2, notifier_pb2_grpc
+from google.protobuf import timestamp_pb2
+from nats.js import JetStreamContext
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
 from services.ledger import accounts, database, schema
 from services.notifier.config import NotifierSettings
+from services.shared import bus
+from services.shared.errors import NotFound
 
 # A response script entry: an HTTP status, or HANG to hold the request until teardown.
 HANG = "hang"
@@ -25,6 +37,8 @@ class ReceivedRequest:
     path: str
     headers: dict[str, str]
     body: bytes
+    # time.monotonic() when the body had been read.
+    received_at: float = 0.0
 
 
 @dataclass
@@ -57,7 +71,9 @@ def _handler_for(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("content-length", "0"))
             body = self.rfile.read(length)
             headers = {name.lower(): value for name, value in self.headers.items()}
-            receiver.requests.append(ReceivedRequest(self.path, headers, body))
+            receiver.requests.append(
+                ReceivedRequest(self.path, headers, body, received_at=time.monotonic())
+            )
 
             answer = receiver.next_answer()
             if answer == HANG:
@@ -138,3 +154,91 @@ class LedgerServer:
 class RunningNotifier:
     settings: NotifierSettings
     stub: notifier_pb2_grpc.NotifierServiceStub
+
+
+DELIVERED = notifier_pb2.DELIVERY_OUTCOME_DELIVERED
+RETRYING = notifier_pb2.DELIVERY_OUTCOME_RETRYING
+FAILED = notifier_pb2.DELIVERY_OUTCOME_FAILED
+
+
+def make_event(
+    account_id: str, webhook_url: str, *, completed: bool = True
+) -> events_pb2.ImportEvent:
+    import_id = f"imp_{uuid.uuid4().hex[:16]}"
+    status = "completed" if completed else "failed"
+    occurred_at = timestamp_pb2.Timestamp()
+    occurred_at.FromDatetime(datetime(2025, 3, 1, 12, 30, 5, 250000, tzinfo=UTC))
+    record = importer_pb2.Import(
+        import_id=import_id,
+        account_id=account_id,
+        status=importer_pb2.IMPORT_STATUS_COMPLETED
+        if completed
+        else importer_pb2.IMPORT_STATUS_FAILED,
+        url="https://media.example/clip",
+        webhook_url=webhook_url,
+        media_url="https://s3.example/media/clip.mp4?sig=1" if completed else "",
+        credits_used=3 if completed else 0,
+        message="Import completed" if completed else "download failed: HTTP 404",
+    )
+    record.created_at.FromDatetime(datetime(2025, 3, 1, 12, 29, 58, tzinfo=UTC))
+    record.started_at.FromDatetime(datetime(2025, 3, 1, 12, 29, 59, 500000, tzinfo=UTC))
+    record.finished_at.CopyFrom(occurred_at)
+    if completed:
+        record.media.title = "A clip"
+        record.media.duration_seconds = 12.5
+        record.expires_at.FromDatetime(datetime(2025, 3, 8, 12, 30, 5, 250000, tzinfo=UTC))
+    else:
+        record.error_code = "download_failed"
+    return events_pb2.ImportEvent(
+        event_id=f"{import_id}.{status}",
+        type=events_pb2.EVENT_TYPE_IMPORT_COMPLETED
+        if completed
+        else events_pb2.EVENT_TYPE_IMPORT_FAILED,
+        occurred_at=occurred_at,
+        record=record,
+    )
+
+
+async def publish(js: JetStreamContext, event: events_pb2.ImportEvent, msg_id: bool = True) -> None:
+    subject = (
+        bus.EventType.IMPORT_COMPLETED.subject
+        if event.type == events_pb2.EVENT_TYPE_IMPORT_COMPLETED
+        else bus.EventType.IMPORT_FAILED.subject
+    )
+    headers = {"Nats-Msg-Id": event.event_id} if msg_id else None
+    await js.publish(subject, event.SerializeToString(), headers=headers)
+
+
+async def list_attempts(
+    notifier: RunningNotifier, event: events_pb2.ImportEvent
+) -> list[notifier_pb2.DeliveryAttempt]:
+    request = notifier_pb2.ListDeliveriesRequest(
+        account_id=event.record.account_id, import_id=event.record.import_id
+    )
+    try:
+        response = await notifier.stub.ListDeliveries(request, timeout=5)
+    except NotFound:
+        return []
+    return list(response.attempts)
+
+
+async def wait_for_attempts(
+    notifier: RunningNotifier,
+    event: events_pb2.ImportEvent,
+    done: Callable[[list[notifier_pb2.DeliveryAttempt]], bool],
+    within_seconds: float = 20,
+) -> list[notifier_pb2.DeliveryAttempt]:
+    deadline = time.monotonic() + within_seconds
+    while True:
+        attempts = await list_attempts(notifier, event)
+        if done(attempts):
+            return attempts
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"delivery log of {event.record.import_id} after {within_seconds} s: {attempts}"
+            )
+        await asyncio.sleep(0.05)
+
+
+def settled(attempts: list[notifier_pb2.DeliveryAttempt]) -> bool:
+    return bool(attempts) and attempts[-1].outcome in (DELIVERED, FAILED)

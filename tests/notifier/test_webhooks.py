@@ -5,102 +5,26 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
-from collections.abc import Callable
-from datetime import UTC, datetime
 
 import pytest
-from ferry.events.v1 import events_pb2
-from ferry.importer.v1 import importer_pb2
 from ferry.notifier.v1 import notifier_pb2
-from google.protobuf import timestamp_pb2
-from nats.js import JetStreamContext
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from services.shared import bus
 from services.shared.errors import NotFound
-from tests.notifier.support import HANG, LedgerServer, RunningNotifier, new_secret
-
-DELIVERED = notifier_pb2.DELIVERY_OUTCOME_DELIVERED
-RETRYING = notifier_pb2.DELIVERY_OUTCOME_RETRYING
-FAILED = notifier_pb2.DELIVERY_OUTCOME_FAILED
-
-
-def make_event(
-    account_id: str, webhook_url: str, *, completed: bool = True
-) -> events_pb2.ImportEvent:
-    import_id = f"imp_{uuid.uuid4().hex[:16]}"
-    status = "completed" if completed else "failed"
-    occurred_at = timestamp_pb2.Timestamp()
-    occurred_at.FromDatetime(datetime(2025, 3, 1, 12, 30, 5, 250000, tzinfo=UTC))
-    record = importer_pb2.Import(
-        import_id=import_id,
-        account_id=account_id,
-        status=importer_pb2.IMPORT_STATUS_COMPLETED
-        if completed
-        else importer_pb2.IMPORT_STATUS_FAILED,
-        url="https://media.example/clip",
-        webhook_url=webhook_url,
-        media_url="https://s3.example/media/clip.mp4?sig=1" if completed else "",
-        credits_used=3 if completed else 0,
-        message="Import completed" if completed else "download failed: HTTP 404",
-    )
-    if completed:
-        record.media.title = "A clip"
-        record.media.duration_seconds = 12.5
-    return events_pb2.ImportEvent(
-        event_id=f"{import_id}.{status}",
-        type=events_pb2.EVENT_TYPE_IMPORT_COMPLETED
-        if completed
-        else events_pb2.EVENT_TYPE_IMPORT_FAILED,
-        occurred_at=occurred_at,
-        record=record,
-    )
-
-
-async def publish(js: JetStreamContext, event: events_pb2.ImportEvent, msg_id: bool = True) -> None:
-    subject = (
-        bus.EventType.IMPORT_COMPLETED.subject
-        if event.type == events_pb2.EVENT_TYPE_IMPORT_COMPLETED
-        else bus.EventType.IMPORT_FAILED.subject
-    )
-    headers = {"Nats-Msg-Id": event.event_id} if msg_id else None
-    await js.publish(subject, event.SerializeToString(), headers=headers)
-
-
-async def list_attempts(
-    notifier: RunningNotifier, event: events_pb2.ImportEvent
-) -> list[notifier_pb2.DeliveryAttempt]:
-    request = notifier_pb2.ListDeliveriesRequest(
-        account_id=event.record.account_id, import_id=event.record.import_id
-    )
-    try:
-        response = await notifier.stub.ListDeliveries(request, timeout=5)
-    except NotFound:
-        return []
-    return list(response.attempts)
-
-
-async def wait_for_attempts(
-    notifier: RunningNotifier,
-    event: events_pb2.ImportEvent,
-    done: Callable[[list[notifier_pb2.DeliveryAttempt]], bool],
-    within_seconds: float = 20,
-) -> list[notifier_pb2.DeliveryAttempt]:
-    deadline = time.monotonic() + within_seconds
-    while True:
-        attempts = await list_attempts(notifier, event)
-        if done(attempts):
-            return attempts
-        if time.monotonic() > deadline:
-            pytest.fail(
-                f"delivery log of {event.record.import_id} after {within_seconds} s: {attempts}"
-            )
-        await asyncio.sleep(0.05)
-
-
-def settled(attempts: list[notifier_pb2.DeliveryAttempt]) -> bool:
-    return bool(attempts) and attempts[-1].outcome in (DELIVERED, FAILED)
+from tests.notifier.support import (
+    DELIVERED,
+    FAILED,
+    HANG,
+    RETRYING,
+    LedgerServer,
+    list_attempts,
+    make_event,
+    new_secret,
+    publish,
+    settled,
+    wait_for_attempts,
+)
 
 
 async def test_delivery_retries_until_receiver_accepts(js, ledger, make_receiver, start_notifier):
@@ -199,6 +123,11 @@ async def test_delivery_body_and_headers(js, ledger, make_receiver, start_notifi
         "duration": 12.5,
         "creditsUsed": 3,
         "message": "Import completed",
+        "errorCode": None,
+        "createdAt": "2025-03-01T12:29:58.000Z",
+        "startedAt": "2025-03-01T12:29:59.500Z",
+        "finishedAt": "2025-03-01T12:30:05.250Z",
+        "expiresAt": "2025-03-08T12:30:05.250Z",
         "timestamp": "2025-03-01T12:30:05.250Z",
     }
     assert request.path == "/hook"
@@ -224,6 +153,9 @@ async def test_delivery_failed_import_body(js, ledger, make_receiver, start_noti
     assert body["duration"] is None
     assert body["creditsUsed"] == 0
     assert body["message"] == "download failed: HTTP 404"
+    assert body["errorCode"] == "download_failed"
+    assert body["finishedAt"] == "2025-03-01T12:30:05.250Z"
+    assert body["expiresAt"] is None
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])

@@ -22,21 +22,24 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from ferry.importer.v1 import importer_pb2 as ferry_dot_importer_dot_v1_dot_importer__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x66\x65rry/events/v1/events.proto\x12\x0f\x66\x65rry.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a ferry/importer/v1/importer.proto\"2\n\tImportJob\x12\x11\n\timport_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\"\xa5\x01\n\x0bImportEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12(\n\x04type\x18\x02 \x01(\x0e\x32\x1a.ferry.events.v1.EventType\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x06record\x18\x04 \x01(\x0b\x32\x19.ferry.importer.v1.Import*f\n\tEventType\x12\x1a\n\x16\x45VENT_TYPE_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x45VENT_TYPE_IMPORT_COMPLETED\x10\x01\x12\x1c\n\x18\x45VENT_TYPE_IMPORT_FAILED\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x66\x65rry/events/v1/events.proto\x12\x0f\x66\x65rry.events.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a ferry/importer/v1/importer.proto\"2\n\tImportJob\x12\x11\n\timport_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\"\xa5\x01\n\x0bImportEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12(\n\x04type\x18\x02 \x01(\x0e\x32\x1a.ferry.events.v1.EventType\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x06record\x18\x04 \x01(\x0b\x32\x19.ferry.importer.v1.Import\"\xb3\x02\n\rMetadataEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12(\n\x04type\x18\x02 \x01(\x0e\x32\x1a.ferry.events.v1.EventType\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06job_id\x18\x04 \x01(\t\x12\x12\n\naccount_id\x18\x05 \x01(\t\x12\x13\n\x0bwebhook_url\x18\x06 \x01(\t\x12\x0f\n\x07message\x18\x07 \x01(\t\x12\x12\n\nerror_code\x18\x08 \x01(\t\x12\'\n\x06result\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\x12.\n\ncreated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xa9\x01\n\tEventType\x12\x1a\n\x16\x45VENT_TYPE_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x45VENT_TYPE_IMPORT_COMPLETED\x10\x01\x12\x1c\n\x18\x45VENT_TYPE_IMPORT_FAILED\x10\x02\x12!\n\x1d\x45VENT_TYPE_METADATA_COMPLETED\x10\x03\x12\x1e\n\x1a\x45VENT_TYPE_METADATA_FAILED\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ferry.events.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_EVENTTYPE']._serialized_start=336
-  _globals['_EVENTTYPE']._serialized_end=438
-  _globals['_IMPORTJOB']._serialized_start=116
-  _globals['_IMPORTJOB']._serialized_end=166
-  _globals['_IMPORTEVENT']._serialized_start=169
-  _globals['_IMPORTEVENT']._serialized_end=334
+  _globals['_EVENTTYPE']._serialized_start=677
+  _globals['_EVENTTYPE']._serialized_end=846
+  _globals['_IMPORTJOB']._serialized_start=146
+  _globals['_IMPORTJOB']._serialized_end=196
+  _globals['_IMPORTEVENT']._serialized_start=199
+  _globals['_IMPORTEVENT']._serialized_end=364
+  _globals['_METADATAEVENT']._serialized_start=367
+  _globals['_METADATAEVENT']._serialized_end=674
 # @@protoc_insertion_point(module_scope)

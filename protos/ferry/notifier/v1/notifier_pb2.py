@@ -23,23 +23,34 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from ferry.events.v1 import events_pb2 as ferry_dot_events_dot_v1_dot_events__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n ferry/notifier/v1/notifier.proto\x12\x11\x66\x65rry.notifier.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfb\x01\n\x0f\x44\x65liveryAttempt\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x12\n\nevent_type\x18\x02 \x01(\t\x12\x0b\n\x03url\x18\x03 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\x05\x12\x30\n\x0c\x61ttempted_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bhttp_status\x18\x06 \x01(\x05\x12\x17\n\x0flatency_seconds\x18\x07 \x01(\x01\x12\r\n\x05\x65rror\x18\x08 \x01(\t\x12\x33\n\x07outcome\x18\t \x01(\x0e\x32\".ferry.notifier.v1.DeliveryOutcome\">\n\x15ListDeliveriesRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x11\n\timport_id\x18\x02 \x01(\t\"N\n\x16ListDeliveriesResponse\x12\x34\n\x08\x61ttempts\x18\x01 \x03(\x0b\x32\".ferry.notifier.v1.DeliveryAttempt*\x8f\x01\n\x0f\x44\x65liveryOutcome\x12 \n\x1c\x44\x45LIVERY_OUTCOME_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x44\x45LIVERY_OUTCOME_DELIVERED\x10\x01\x12\x1d\n\x19\x44\x45LIVERY_OUTCOME_RETRYING\x10\x02\x12\x1b\n\x17\x44\x45LIVERY_OUTCOME_FAILED\x10\x03\x32x\n\x0fNotifierService\x12\x65\n\x0eListDeliveries\x12(.ferry.notifier.v1.ListDeliveriesRequest\x1a).ferry.notifier.v1.ListDeliveriesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n ferry/notifier/v1/notifier.proto\x12\x11\x66\x65rry.notifier.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1c\x66\x65rry/events/v1/events.proto\"\x90\x02\n\x0f\x44\x65liveryAttempt\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x12\n\nevent_type\x18\x02 \x01(\t\x12\x0b\n\x03url\x18\x03 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\x05\x12\x30\n\x0c\x61ttempted_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bhttp_status\x18\x06 \x01(\x05\x12\x17\n\x0flatency_seconds\x18\x07 \x01(\x01\x12\r\n\x05\x65rror\x18\x08 \x01(\t\x12\x33\n\x07outcome\x18\t \x01(\x0e\x32\".ferry.notifier.v1.DeliveryOutcome\x12\x13\n\x0b\x64\x65livery_id\x18\n \x01(\t\">\n\x15ListDeliveriesRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x11\n\timport_id\x18\x02 \x01(\t\"N\n\x16ListDeliveriesResponse\x12\x34\n\x08\x61ttempts\x18\x01 \x03(\x0b\x32\".ferry.notifier.v1.DeliveryAttempt\"9\n\x10RedeliverRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x11\n\timport_id\x18\x02 \x01(\t\"]\n\x11RedeliverResponse\x12\x13\n\x0b\x64\x65livery_id\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\x12\n\nevent_type\x18\x03 \x01(\t\x12\x0b\n\x03url\x18\x04 \x01(\t\"M\n\x16SendTestWebhookRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x12\n\nevent_type\x18\x03 \x01(\t\"\\\n\x17SendTestWebhookResponse\x12\x33\n\x07\x61ttempt\x18\x01 \x01(\x0b\x32\".ferry.notifier.v1.DeliveryAttempt\x12\x0c\n\x04\x62ody\x18\x02 \x01(\t\"\xd3\x01\n\x11WebhookRedelivery\x12\x13\n\x0b\x64\x65livery_id\x18\x01 \x01(\t\x12\x30\n\x0crequested_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x0cimport_event\x18\x03 \x01(\x0b\x32\x1c.ferry.events.v1.ImportEventH\x00\x12\x38\n\x0emetadata_event\x18\x04 \x01(\x0b\x32\x1e.ferry.events.v1.MetadataEventH\x00\x42\x07\n\x05\x65vent*\x8f\x01\n\x0f\x44\x65liveryOutcome\x12 \n\x1c\x44\x45LIVERY_OUTCOME_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x44\x45LIVERY_OUTCOME_DELIVERED\x10\x01\x12\x1d\n\x19\x44\x45LIVERY_OUTCOME_RETRYING\x10\x02\x12\x1b\n\x17\x44\x45LIVERY_OUTCOME_FAILED\x10\x03\x32\xba\x02\n\x0fNotifierService\x12\x65\n\x0eListDeliveries\x12(.ferry.notifier.v1.ListDeliveriesRequest\x1a).ferry.notifier.v1.ListDeliveriesResponse\x12V\n\tRedeliver\x12#.ferry.notifier.v1.RedeliverRequest\x1a$.ferry.notifier.v1.RedeliverResponse\x12h\n\x0fSendTestWebhook\x12).ferry.notifier.v1.SendTestWebhookRequest\x1a*.ferry.notifier.v1.SendTestWebhookResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ferry.notifier.v1.notifier_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DELIVERYOUTCOME']._serialized_start=487
-  _globals['_DELIVERYOUTCOME']._serialized_end=630
-  _globals['_DELIVERYATTEMPT']._serialized_start=89
-  _globals['_DELIVERYATTEMPT']._serialized_end=340
-  _globals['_LISTDELIVERIESREQUEST']._serialized_start=342
-  _globals['_LISTDELIVERIESREQUEST']._serialized_end=404
-  _globals['_LISTDELIVERIESRESPONSE']._serialized_start=406
-  _globals['_LISTDELIVERIESRESPONSE']._serialized_end=484
-  _globals['_NOTIFIERSERVICE']._serialized_start=632
-  _globals['_NOTIFIERSERVICE']._serialized_end=752
+  _globals['_DELIVERYOUTCOME']._serialized_start=1079
+  _globals['_DELIVERYOUTCOME']._serialized_end=1222
+  _globals['_DELIVERYATTEMPT']._serialized_start=119
+  _globals['_DELIVERYATTEMPT']._serialized_end=391
+  _globals['_LISTDELIVERIESREQUEST']._serialized_start=393
+  _globals['_LISTDELIVERIESREQUEST']._serialized_end=455
+  _globals['_LISTDELIVERIESRESPONSE']._serialized_start=457
+  _globals['_LISTDELIVERIESRESPONSE']._serialized_end=535
+  _globals['_REDELIVERREQUEST']._serialized_start=537
+  _globals['_REDELIVERREQUEST']._serialized_end=594
+  _globals['_REDELIVERRESPONSE']._serialized_start=596
+  _globals['_REDELIVERRESPONSE']._serialized_end=689
+  _globals['_SENDTESTWEBHOOKREQUEST']._serialized_start=691
+  _globals['_SENDTESTWEBHOOKREQUEST']._serialized_end=768
+  _globals['_SENDTESTWEBHOOKRESPONSE']._serialized_start=770
+  _globals['_SENDTESTWEBHOOKRESPONSE']._serialized_end=862
+  _globals['_WEBHOOKREDELIVERY']._serialized_start=865
+  _globals['_WEBHOOKREDELIVERY']._serialized_end=1076
+  _globals['_NOTIFIERSERVICE']._serialized_start=1225
+  _globals['_NOTIFIERSERVICE']._serialized_end=1539
 # @@protoc_insertion_point(module_scope)

@@ -39,6 +39,16 @@ class NotifierServiceStub:
                 request_serializer=ferry_dot_notifier_dot_v1_dot_notifier__pb2.ListDeliveriesRequest.SerializeToString,
                 response_deserializer=ferry_dot_notifier_dot_v1_dot_notifier__pb2.ListDeliveriesResponse.FromString,
                 _registered_method=True)
+        self.Redeliver = channel.unary_unary(
+                '/ferry.notifier.v1.NotifierService/Redeliver',
+                request_serializer=ferry_dot_notifier_dot_v1_dot_notifier__pb2.RedeliverRequest.SerializeToString,
+                response_deserializer=ferry_dot_notifier_dot_v1_dot_notifier__pb2.RedeliverResponse.FromString,
+                _registered_method=True)
+        self.SendTestWebhook = channel.unary_unary(
+                '/ferry.notifier.v1.NotifierService/SendTestWebhook',
+                request_serializer=ferry_dot_notifier_dot_v1_dot_notifier__pb2.SendTestWebhookRequest.SerializeToString,
+                response_deserializer=ferry_dot_notifier_dot_v1_dot_notifier__pb2.SendTestWebhookResponse.FromString,
+                _registered_method=True)
 
 
 class NotifierServiceServicer:
@@ -51,6 +61,20 @@ class NotifierServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Redeliver(self, request, context):
+        """Queue the import's latest webhook event for a new delivery with the full retry schedule.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SendTestWebhook(self, request, context):
+        """Send one signed test event to a URL, without retries, and return the attempt.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NotifierServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -58,6 +82,16 @@ def add_NotifierServiceServicer_to_server(servicer, server):
                     servicer.ListDeliveries,
                     request_deserializer=ferry_dot_notifier_dot_v1_dot_notifier__pb2.ListDeliveriesRequest.FromString,
                     response_serializer=ferry_dot_notifier_dot_v1_dot_notifier__pb2.ListDeliveriesResponse.SerializeToString,
+            ),
+            'Redeliver': grpc.unary_unary_rpc_method_handler(
+                    servicer.Redeliver,
+                    request_deserializer=ferry_dot_notifier_dot_v1_dot_notifier__pb2.RedeliverRequest.FromString,
+                    response_serializer=ferry_dot_notifier_dot_v1_dot_notifier__pb2.RedeliverResponse.SerializeToString,
+            ),
+            'SendTestWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.SendTestWebhook,
+                    request_deserializer=ferry_dot_notifier_dot_v1_dot_notifier__pb2.SendTestWebhookRequest.FromString,
+                    response_serializer=ferry_dot_notifier_dot_v1_dot_notifier__pb2.SendTestWebhookResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -87,6 +121,60 @@ class NotifierService:
             '/ferry.notifier.v1.NotifierService/ListDeliveries',
             ferry_dot_notifier_dot_v1_dot_notifier__pb2.ListDeliveriesRequest.SerializeToString,
             ferry_dot_notifier_dot_v1_dot_notifier__pb2.ListDeliveriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Redeliver(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ferry.notifier.v1.NotifierService/Redeliver',
+            ferry_dot_notifier_dot_v1_dot_notifier__pb2.RedeliverRequest.SerializeToString,
+            ferry_dot_notifier_dot_v1_dot_notifier__pb2.RedeliverResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SendTestWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ferry.notifier.v1.NotifierService/SendTestWebhook',
+            ferry_dot_notifier_dot_v1_dot_notifier__pb2.SendTestWebhookRequest.SerializeToString,
+            ferry_dot_notifier_dot_v1_dot_notifier__pb2.SendTestWebhookResponse.FromString,
             options,
             channel_credentials,
             insecure,
