@@ -37,8 +37,6 @@ CONCURRENCY_LIMITS = {"imports": "concurrent_imports", "metadata": "concurrent_m
 CONCURRENCY_RETRY_AFTER_SECONDS = 5
 # Largest accepted value of any limit, to catch typing mistakes such as an extra zero run.
 MAX_LIMIT = 10**9
-RATE_LIMITED_CODE = "rate_limited"
-CONCURRENCY_LIMITED_CODE = "concurrency_limited"
 
 
 @dataclass(frozen=True)
@@ -120,7 +118,6 @@ def count_request(
         raise RateLimited(
             f"rate limit reached: {quota} {limit} requests per hour; "
             f"retry after {retry_after} s, when the window resets",
-            code=RATE_LIMITED_CODE,
             limit=quota, remaining=0, reset=reset_at, retryAfter=retry_after,
             endpoint=endpoint, window=WINDOW_SECONDS, plan=limits.plan,
         )
@@ -183,7 +180,7 @@ def take_slot(
         raise RateLimited(
             f"concurrency limit reached: {running} {limit} requests are running and the "
             f"account allows {cap} at once; retry when one finishes",
-            code=CONCURRENCY_LIMITED_CODE,
+            code=RateLimited.CONCURRENCY_CODE,
             concurrentLimit=cap, currentConcurrent=running, endpoint=endpoint,
             retryAfter=CONCURRENCY_RETRY_AFTER_SECONDS,
         )
