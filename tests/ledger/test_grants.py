@@ -169,6 +169,8 @@ def test_entries_append_only(engine, statement):
     change = (update(entries).where(rows).values(amount=1) if statement == "update"
               else delete(entries).where(rows))
 
-    with pytest.raises(sqlalchemy.exc.DatabaseError, match="append-only"):
-        with engine.begin() as connection:
-            connection.execute(change)
+    with (
+        pytest.raises(sqlalchemy.exc.DatabaseError, match="append-only"),
+        engine.begin() as connection,
+    ):
+        connection.execute(change)

@@ -147,10 +147,9 @@ def test_rate_window_resets(engine):
     with database.write_transaction(engine) as connection:
         limits.count_request(connection, account.account_id, account.limits, "status", "/x",
                              now)
-    with pytest.raises(RateLimited):
-        with database.write_transaction(engine) as connection:
-            limits.count_request(connection, account.account_id, account.limits, "status",
-                                 "/x", now)
+    with pytest.raises(RateLimited), database.write_transaction(engine) as connection:
+        limits.count_request(connection, account.account_id, account.limits, "status", "/x",
+                             now)
     with database.write_transaction(engine) as connection:
         state = limits.count_request(connection, account.account_id, account.limits,
                                      "status", "/x", now + timedelta(hours=1))
@@ -191,16 +190,15 @@ async def test_rejected_slot_does_not_count_rate(ledger):
 
 
 def test_expired_slot_frees_itself(engine):
-    account_id = accounts.create_account(engine, "lease", 0, {"concurrent_metadata": 1})\
-        .account.account_id
+    created = accounts.create_account(engine, "lease", 0, {"concurrent_metadata": 1})
+    account_id = created.account.account_id
     now = accounts.utc_now()
     with database.write_transaction(engine) as connection:
         limits.take_slot(connection, account_id, "metadata", "slot_old", "/metadata", 60, now)
 
-    with pytest.raises(RateLimited):
-        with database.write_transaction(engine) as connection:
-            limits.take_slot(connection, account_id, "metadata", "slot_new", "/metadata", 60,
-                             now + timedelta(seconds=30))
+    with pytest.raises(RateLimited), database.write_transaction(engine) as connection:
+        limits.take_slot(connection, account_id, "metadata", "slot_new", "/metadata", 60,
+                         now + timedelta(seconds=30))
     with database.write_transaction(engine) as connection:
         limits.take_slot(connection, account_id, "metadata", "slot_new", "/metadata", 60,
                          now + timedelta(seconds=61))
