@@ -1,4 +1,4 @@
-"""Which rate limit a request counts against, and the rate limit headers of each response.
+"""Rate limit classes of requests, and the rate limit headers of each response.
 
 The ledger counts the requests (see services/ledger/limits.py), so every gateway replica
 shares the counters; the gateway only names the limit and writes the headers. Responses
@@ -28,7 +28,7 @@ _STATE_KEY = "rate_limit"
 @dataclass(frozen=True)
 class LimitClass:
     limit: str
-    # Whether the request holds a concurrency slot while the gateway handles it.
+    # True when the gateway takes a concurrency slot for the request while it handles it.
     # Imports take theirs in the importer, which keeps it until the import settles.
     request_slot: bool
 

@@ -13,8 +13,8 @@ from services.shared.errors import FerryError, InsufficientCredits, Unavailable
 logger = logging.getLogger(__name__)
 
 BYTES_PER_CREDIT = 10**6
-# Least time between two growths of a hold while the reported size keeps changing, as it
-# does for HLS, where yt-dlp extrapolates the size from the fragments so far.
+# Minimum time between two growths of a hold. The reported size keeps changing for HLS,
+# because yt-dlp extrapolates it from the fragments downloaded so far.
 RESIZE_INTERVAL_SECONDS = 1.0
 
 

@@ -167,7 +167,7 @@ def authenticate(
     The key is looked up by its SHA-256 hash on every call, without a cache, so a revoked
     key fails on the next request whichever gateway sends it. With `limit`, the request
     is also counted against that rate limit and, with `slot_id`, takes a concurrency slot
-    in the same transaction; either raises RateLimited when the account is at its limit.
+    in the same transaction. Both raise RateLimited when the account is at its limit.
     """
     if not limit:
         with database.read_transaction(engine) as connection:

@@ -8,9 +8,9 @@ Each balance change is one UPDATE statement guarded by `balance >= n`, so concur
 holds can't drive the balance below zero. On PostgreSQL the hold row is also locked with
 SELECT ... FOR UPDATE. On SQLite every write transaction takes the database lock.
 
-A first hold may also take one of the account's concurrent import slots (see limits.py);
-the capture or release that settles the hold frees it in the same transaction, and every
-later hold call renews its lease.
+A first hold may also take one of the account's concurrent import slots (see limits.py).
+The capture or release that settles the hold frees the slot in the same transaction, and
+every later hold call renews its lease.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from services.shared.errors import InvalidRequest, NotFound
 logger = logging.getLogger(__name__)
 
 MAX_KEY_NAME_LENGTH = 100
-# Longest overlap accepted when rotating a webhook secret: 30 days.
+# Maximum overlap accepted when rotating a webhook secret: 30 days.
 MAX_OVERLAP_SECONDS = 30 * 24 * 3600
 
 

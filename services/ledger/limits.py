@@ -32,8 +32,8 @@ RATE_LIMITS = {
     "status": "status_per_hour",
 }
 CONCURRENCY_LIMITS = {"imports": "concurrent_imports", "metadata": "concurrent_metadata"}
-# Retry-After hint when the concurrency cap is hit: nobody knows when a running import
-# ends, so the client is told to try again soon.
+# Retry-After hint when the concurrency cap is hit. The end of a running import is
+# unknown, so the hint is a short fixed delay.
 CONCURRENCY_RETRY_AFTER_SECONDS = 5
 # Largest accepted value of any limit, to catch typing mistakes such as an extra zero run.
 MAX_LIMIT = 10**9
@@ -63,7 +63,7 @@ class Limits:
 
 @dataclass(frozen=True)
 class RateLimitState:
-    """Where an account stands in one rate limit, after the request was counted."""
+    """The quota, remaining requests and reset time of one rate limit after a request."""
 
     limit: str
     quota: int

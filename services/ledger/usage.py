@@ -1,4 +1,4 @@
-"""What an account did: its ledger entries page by page, and this month's usage."""
+"""Account history: the ledger entries page by page, and this month's usage."""
 
 from __future__ import annotations
 

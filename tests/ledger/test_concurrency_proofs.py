@@ -182,7 +182,7 @@ async def test_settlement_and_redelivery_charge_once(proof_stack, media_server):
     settled = await wait_until_settled(proof_stack, account_id)
 
     # A worker killed after the ledger captured, but before it acked its job, gets the
-    # job again from JetStream; it finds the final record and publishes the event again.
+    # job again from JetStream. It finds the final record and publishes the event again.
     job = events_pb2.ImportJob(import_id=import_id, account_id=account_id)
     await proof_stack.js.publish(bus.IMPORT_JOBS_SUBJECT, job.SerializeToString())
     # The same completed event twice more, past JetStream's duplicate window (no msg id).
