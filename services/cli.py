@@ -1,5 +1,7 @@
 """The `ferry` command: run a service, manage accounts, migrate the database, set up streams.
 
+The account, key and credit commands are in `cli_ledger.py`.
+
 Each subcommand registers itself in `build_parser()` with a handler that returns the exit
 status; a new command group is one more `_add_<group>` function.
 """
@@ -9,22 +11,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
-import json
 import sys
 from collections.abc import Callable, Sequence
 
 import nats.errors
 
-from ferry.ledger.v1 import ledger_pb2, ledger_pb2_grpc
-
-from services.shared import bus, rpc
-from services.shared.config import ConfigError, NatsSettings, PeerSettings, RetentionSettings, load
-from services.shared.errors import FerryError, Unavailable
-
-
-class CommandError(Exception):
-    """A command failed; the message is printed as the one line on stderr."""
-
+from services.cli_ledger import CommandError, add_ledger_commands
+from services.shared import bus
+from services.shared.config import ConfigError, NatsSettings, RetentionSettings, load
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -47,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_serve(commands)
-    _add_accounts(commands)
+    add_ledger_commands(commands)
     _add_db(commands)
     _add_streams(commands)
     return parser
@@ -102,58 +96,12 @@ async def _call_ensure_streams(url: str, retention_seconds: int) -> None:
         await client.close()
 
 
-def _add_accounts(commands: argparse._SubParsersAction) -> None:
-    accounts = commands.add_parser("accounts", help="Manage accounts through the ledger service.")
-    actions = accounts.add_subparsers(dest="action", required=True, metavar="ACTION")
-
-    create = actions.add_parser(
-        "create",
-        help="Create an account and print its id, API key and webhook secret as JSON.",
-    )
-    create.add_argument("--name", required=True, help="Name of the account, for people.")
-    create.add_argument(
-        "--credits", type=int, required=True,
-        help="Starting credits; one credit buys one started megabyte (10^6 bytes).",
-    )
-    create.set_defaults(handler=_create_account)
-
-
 def _add_db(commands: argparse._SubParsersAction) -> None:
     db = commands.add_parser("db", help="Manage the ledger database named by FERRY_DATABASE_URL.")
     actions = db.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     upgrade = actions.add_parser("upgrade", help="Upgrade the schema to the latest revision.")
     upgrade.set_defaults(handler=_upgrade_database)
-
-
-def _create_account(args: argparse.Namespace) -> int:
-    peers = load(PeerSettings)
-    request = ledger_pb2.CreateAccountRequest(name=args.name, credits=args.credits)
-    response = asyncio.run(_call_create_account(peers, request))
-    output = {
-        "accountId": response.account.account_id,
-        "apiKey": response.api_key,
-        "webhookSecret": response.webhook_secret,
-        "credits": response.account.balance,
-    }
-    print(json.dumps(output))
-    return 0
-
-
-async def _call_create_account(
-    peers: PeerSettings, request: ledger_pb2.CreateAccountRequest
-) -> ledger_pb2.CreateAccountResponse:
-    async with rpc.open_channel(peers.ledger) as channel:
-        stub = ledger_pb2_grpc.LedgerServiceStub(channel)
-        try:
-            return await stub.CreateAccount(request, timeout=peers.timeout_seconds)
-        except Unavailable as error:
-            raise CommandError(
-                f"could not reach the ledger at {peers.ledger} (FERRY_LEDGER_ADDR): "
-                f"{error.message}; start it with `make run` or point FERRY_LEDGER_ADDR at it"
-            ) from error
-        except FerryError as error:
-            raise CommandError(error.message) from error
 
 
 def _upgrade_database(_args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from starlette.middleware import Middleware
 from services.gateway.access import AccessLogMiddleware
 from services.gateway.config import GatewaySettings
 from services.gateway.errors import UnexpectedErrorMiddleware, exception_handlers
+from services.gateway.limits import RateLimitHeadersMiddleware
 from services.gateway.peers import open_peers
 from services.gateway.routes import ROUTES
 
@@ -32,7 +33,11 @@ def create_app(settings: GatewaySettings) -> Starlette:
     return Starlette(
         routes=ROUTES,
         # The first middleware is the outermost, so the access log records the 500 responses.
-        middleware=[Middleware(AccessLogMiddleware), Middleware(UnexpectedErrorMiddleware)],
+        middleware=[
+            Middleware(AccessLogMiddleware),
+            Middleware(RateLimitHeadersMiddleware),
+            Middleware(UnexpectedErrorMiddleware),
+        ],
         exception_handlers=exception_handlers(),
         lifespan=lifespan,
     )

@@ -41,7 +41,7 @@ async def _ferry_error(request: Request, exc: Exception) -> Response:
     log = logger.warning if status >= 500 else logger.info
     with logs.bind(**state_ids(request.scope)):
         log("%s %s failed: %s (%s)", request.method, request.url.path, exc.message, exc.code)
-    return JSONResponse(body, status_code=status)
+    return JSONResponse(body, status_code=status, headers=exc.http_headers())
 
 
 async def _http_exception(request: Request, exc: Exception) -> Response:

@@ -44,6 +44,35 @@ class Peers:
         response = await _call("ledger", self._ledger.Authenticate(request, timeout=self._timeout))
         return response.account_id
 
+    async def admit(
+        self, api_key: str, limit: str, endpoint: str, slot_id: str = ""
+    ) -> ledger_pb2.AuthenticateResponse:
+        """Authenticate `api_key` and count the request against the account's `limit`.
+
+        Raises Unauthenticated for an unknown or revoked key and RateLimited when the
+        account has used up the limit or has no free concurrency slot.
+        """
+        request = ledger_pb2.AuthenticateRequest(
+            api_key=api_key, limit=limit, endpoint=endpoint, slot_id=slot_id
+        )
+        return await _call("ledger", self._ledger.Authenticate(request, timeout=self._timeout))
+
+    async def release_slot(self, slot_id: str) -> None:
+        request = ledger_pb2.ReleaseSlotRequest(slot_id=slot_id)
+        await _call("ledger", self._ledger.ReleaseSlot(request, timeout=self._timeout))
+
+    async def get_account(self, account_id: str) -> ledger_pb2.Account:
+        request = ledger_pb2.GetAccountRequest(account_id=account_id)
+        return await _call("ledger", self._ledger.GetAccount(request, timeout=self._timeout))
+
+    async def list_entries(
+        self, account_id: str, page_size: int, cursor: str
+    ) -> ledger_pb2.ListEntriesResponse:
+        request = ledger_pb2.ListEntriesRequest(
+            account_id=account_id, page_size=page_size, cursor=cursor
+        )
+        return await _call("ledger", self._ledger.ListEntries(request, timeout=self._timeout))
+
     async def start_import(self, request: importer_pb2.StartImportRequest) -> importer_pb2.Import:
         return await _call("importer", self._importer.StartImport(request, timeout=self._timeout))
 

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from services.gateway.account_routes import ACCOUNT_ROUTES
 from services.gateway.auth import authenticated
 from services.gateway.parsing import decode_json_object, parse_import_request
 from services.gateway.peers import request_peers
@@ -68,6 +69,7 @@ ROUTES = [
     Route("/import/webhooks", import_webhooks, methods=["GET"]),
     Route("/healthz", healthz, methods=["GET"]),
     *WEBHOOK_ROUTES,
+    *ACCOUNT_ROUTES,
 ]
 
 

@@ -54,6 +54,13 @@ class ImporterSettings:
     timeout_seconds: int = setting(
         "FERRY_IMPORT_TIMEOUT_SECONDS", 3600, "Seconds one download may take before it is stopped."
     )
+    hold_credits: int = setting(
+        "FERRY_IMPORT_HOLD_CREDITS",
+        100,
+        "Credits held when an import starts, before its size is known: about 100 MB, ten "
+        "minutes of 720p video. POST /import fails with 402 when the balance is smaller. "
+        "The worker resizes the hold once yt-dlp reports the size.",
+    )
     log: LogSettings = group(LogSettings)
     nats: NatsSettings = group(NatsSettings)
     s3: S3Settings = group(S3Settings)
@@ -66,6 +73,10 @@ class ImporterSettings:
         if self.concurrency < 1:
             raise ConfigError(
                 f"FERRY_IMPORTER_CONCURRENCY={self.concurrency} is too small; set it to 1 or more"
+            )
+        if self.hold_credits < 1:
+            raise ConfigError(
+                f"FERRY_IMPORT_HOLD_CREDITS={self.hold_credits} is too small; set it to 1 or more"
             )
         if self.max_deliver < 1:
             raise ConfigError(

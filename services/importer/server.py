@@ -41,6 +41,7 @@ class ImporterServicer(importer_pb2_grpc.ImporterServiceServicer):
         holds: CreditHolds,
     ) -> None:
         self._allow_private = settings.urls.allow_private
+        self._hold_credits = settings.hold_credits
         self._js = js
         self._records = records
         self._holds = holds
@@ -57,7 +58,11 @@ class ImporterServicer(importer_pb2_grpc.ImporterServiceServicer):
 
             import_id = new_import_id()
             with logs.bind(import_id=import_id):
-                await self._holds.hold(import_id, request.account_id, 1)
+                # The size is unknown until a worker runs yt-dlp, so the hold is the
+                # configured estimate; it also takes a concurrent import slot.
+                await self._holds.hold(
+                    import_id, request.account_id, self._hold_credits, take_slot=True
+                )
                 record = importer_pb2.Import(
                     import_id=import_id,
                     account_id=request.account_id,

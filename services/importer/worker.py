@@ -22,7 +22,7 @@ from nats.js.api import AckPolicy, ConsumerConfig
 
 from services.importer import container, downloader, formats, probe, storage, verify
 from services.importer.config import ImporterSettings
-from services.importer.credits import BYTES_PER_CREDIT, CreditHolds, credits_for
+from services.importer.credits import BYTES_PER_CREDIT, CreditHolds, HoldResizer, credits_for
 from services.importer.failures import ImportFailure
 from services.importer.records import ImportRecords
 from services.shared import bus, logs
@@ -218,9 +218,11 @@ class ImportWorker:
             timeout_seconds=self._settings.timeout_seconds,
         )
         last_write = 0.0
+        resizer = HoldResizer(self._holds, record.import_id)
 
         async def record_progress(downloaded: int, total: int) -> None:
             nonlocal last_write
+            await resizer.observe(total)
             if time.monotonic() - last_write < PROGRESS_WRITE_INTERVAL_SECONDS:
                 return
             last_write = time.monotonic()

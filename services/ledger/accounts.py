@@ -7,6 +7,7 @@ calls them through `asyncio.to_thread`.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import logging
@@ -17,13 +18,15 @@ from datetime import UTC, datetime
 from sqlalchemy import insert, or_, select
 from sqlalchemy.engine import Connection, Engine
 
-from services.ledger import database
+from services.ledger import database, limits
+from services.ledger.limits import Limits, RateLimitState
 from services.ledger.schema import accounts, api_keys, entries, webhook_secrets
 from services.shared.errors import InvalidRequest, NotFound, Unauthenticated
 
 logger = logging.getLogger(__name__)
 
 API_KEY_PREFIX = "fry_"
+FIRST_KEY_NAME = "default"
 WEBHOOK_SECRET_PREFIX = "whsec_"
 MAX_NAME_LENGTH = 200
 # Random bytes in a webhook secret (192 bits), base64-encoded after the whsec_ prefix.
@@ -41,6 +44,14 @@ class Account:
     balance: int
     held: int
     created_at: datetime
+    limits: Limits
+
+
+@dataclass(frozen=True)
+class Authenticated:
+    account_id: str
+    # Set when the request was counted against a rate limit.
+    rate_limit: RateLimitState | None
 
 
 @dataclass(frozen=True)
@@ -65,25 +76,42 @@ def as_utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def create_account(engine: Engine, name: str, credits: int) -> NewAccount:
-    """Create an account holding `credits`, with its first API key and webhook secret."""
+def new_api_key() -> str:
+    return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def new_webhook_secret() -> str:
+    return WEBHOOK_SECRET_PREFIX + base64.b64encode(
+        secrets.token_bytes(WEBHOOK_SECRET_BYTES)
+    ).decode()
+
+
+def create_account(
+    engine: Engine, name: str, credits: int, limit_changes: dict[str, int] | None = None
+) -> NewAccount:
+    """Create an account holding `credits`, with its first API key and webhook secret.
+
+    `limit_changes` overrides some of the default limits, by column name.
+    """
     name = _validate_name(name)
     if credits < 0:
         raise InvalidRequest(
             f"credits must be 0 or more, got {credits}", field="credits", value=credits
         )
+    account_limits = dataclasses.replace(
+        Limits.defaults(), **limits.validate_limits(limit_changes or {})
+    )
 
     account_id = "acc_" + secrets.token_hex(12)
-    api_key = API_KEY_PREFIX + secrets.token_urlsafe(32)
-    webhook_secret = WEBHOOK_SECRET_PREFIX + base64.b64encode(
-        secrets.token_bytes(WEBHOOK_SECRET_BYTES)
-    ).decode()
+    api_key = new_api_key()
+    webhook_secret = new_webhook_secret()
     now = utc_now()
 
     with database.write_transaction(engine) as connection:
         connection.execute(
             insert(accounts).values(
-                id=account_id, name=name, balance=credits, held=0, created_at=now
+                id=account_id, name=name, balance=credits, held=0, created_at=now,
+                **dataclasses.asdict(account_limits),
             )
         )
         connection.execute(
@@ -95,7 +123,7 @@ def create_account(engine: Engine, name: str, credits: int) -> NewAccount:
         connection.execute(
             insert(api_keys).values(
                 account_id=account_id, key_hash=hash_api_key(api_key),
-                prefix=api_key[:8], created_at=now,
+                prefix=api_key[:8], created_at=now, name=FIRST_KEY_NAME,
             )
         )
         connection.execute(
@@ -105,7 +133,7 @@ def create_account(engine: Engine, name: str, credits: int) -> NewAccount:
         )
 
     logger.info("created account %s with %d credits", account_id, credits)
-    account = Account(account_id, name, credits, 0, now)
+    account = Account(account_id, name, credits, 0, now, account_limits)
     return NewAccount(account, api_key, webhook_secret)
 
 
@@ -121,18 +149,51 @@ def load_account(connection: Connection, account_id: str) -> Account:
         raise NotFound(
             f"account {account_id!r} not found; check the account id", account_id=account_id
         )
-    return Account(row.id, row.name, row.balance, row.held, as_utc(row.created_at))
+    return Account(row.id, row.name, row.balance, row.held, as_utc(row.created_at),
+                   Limits.from_row(row))
 
 
-def authenticate(engine: Engine, api_key: str) -> str:
-    """Return the id of the account that owns `api_key`, or raise Unauthenticated."""
+def authenticate(
+    engine: Engine,
+    api_key: str,
+    limit: str = "",
+    *,
+    endpoint: str = "",
+    slot_id: str = "",
+    slot_lease_seconds: float = 0,
+) -> Authenticated:
+    """Resolve `api_key` to its account, or raise Unauthenticated.
+
+    The key is looked up by its SHA-256 hash on every call, without a cache, so a revoked
+    key fails on the next request whichever gateway sends it. With `limit`, the request
+    is also counted against that rate limit and, with `slot_id`, takes a concurrency slot
+    in the same transaction. Both raise RateLimited when the account is at its limit.
+    """
+    if not limit:
+        with database.read_transaction(engine) as connection:
+            return Authenticated(_account_of_key(connection, api_key), None)
+
+    now = utc_now()
+    with database.write_transaction(engine) as connection:
+        account_id = _account_of_key(connection, api_key)
+        account = load_account(connection, account_id)
+        state = limits.count_request(connection, account_id, account.limits, limit, endpoint,
+                                     now)
+        if slot_id:
+            limits.take_slot(connection, account_id, limit, slot_id, endpoint,
+                             slot_lease_seconds, now)
+    return Authenticated(account_id, state)
+
+
+def _account_of_key(connection: Connection, api_key: str) -> str:
     key_hash = hash_api_key(api_key)
-    with database.read_transaction(engine) as connection:
-        row = connection.execute(
-            select(api_keys.c.account_id, api_keys.c.key_hash, api_keys.c.revoked_at)
-            .where(api_keys.c.key_hash == key_hash)
-        ).first()
+    row = connection.execute(
+        select(api_keys.c.account_id, api_keys.c.key_hash, api_keys.c.revoked_at)
+        .where(api_keys.c.key_hash == key_hash)
+    ).first()
 
+    # The lookup by hash already matched; the constant-time comparison keeps the check
+    # free of timing differences should the lookup ever change.
     if row is None or not hmac.compare_digest(row.key_hash, key_hash):
         raise Unauthenticated(INVALID_KEY_MESSAGE)
     if row.revoked_at is not None:

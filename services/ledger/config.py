@@ -30,6 +30,25 @@ class LedgerSettings:
         True,
         "Upgrade the database schema to the latest revision when the ledger starts.",
     )
+    import_slot_seconds: float = setting(
+        "FERRY_LEDGER_IMPORT_SLOT_SECONDS",
+        7200.0,
+        "Lease of a concurrent import slot, renewed by every hold call of the import. A slot "
+        "whose import never settles (its importer died on the last delivery) is freed when "
+        "the lease ends; keep it above FERRY_IMPORT_TIMEOUT_SECONDS.",
+    )
+    request_slot_seconds: float = setting(
+        "FERRY_LEDGER_REQUEST_SLOT_SECONDS",
+        300.0,
+        "Lease of a concurrent metadata request slot, freed earlier when the request ends; "
+        "the slot of a gateway that died mid-request is freed when the lease ends.",
+    )
+    webhook_secret_overlap_seconds: int = setting(
+        "FERRY_WEBHOOK_SECRET_OVERLAP_SECONDS",
+        86400,
+        "Seconds the previous webhook secrets keep signing after a rotation (default 1 day), "
+        "unless the rotation names another overlap.",
+    )
     log: LogSettings = group(LogSettings)
     nats: NatsSettings = group(NatsSettings)
     data: DataSettings = group(DataSettings)

@@ -7,6 +7,10 @@ the sum of an account's entries always equals its balance.
 Each balance change is one UPDATE statement guarded by `balance >= n`, so concurrent
 holds can't drive the balance below zero. On PostgreSQL the hold row is also locked with
 SELECT ... FOR UPDATE. On SQLite every write transaction takes the database lock.
+
+A first hold may also take one of the account's concurrent import slots (see limits.py).
+The capture or release that settles the hold frees the slot in the same transaction, and
+every later hold call renews its lease.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import IntegrityError
 
-from services.ledger import database
+from services.ledger import database, limits
 from services.ledger.accounts import load_account, utc_now
 from services.ledger.schema import accounts, entries, holds
 from services.shared.errors import InsufficientCredits, InvalidRequest, NotFound
@@ -28,6 +32,10 @@ logger = logging.getLogger(__name__)
 HELD = "held"
 CAPTURED = "captured"
 RELEASED = "released"
+IMPORT_SLOTS = "imports"
+# Lease of an import slot unless the caller passes one: two hours, longer than the
+# importer's default download timeout of one hour.
+DEFAULT_SLOT_LEASE_SECONDS = 7200.0
 
 
 @dataclass(frozen=True)
@@ -43,11 +51,21 @@ class Hold:
     balance: int
 
 
-def hold_credits(engine: Engine, import_id: str, account_id: str, credits: int) -> Hold:
+def hold_credits(
+    engine: Engine,
+    import_id: str,
+    account_id: str,
+    credits: int,
+    *,
+    take_slot: bool = False,
+    slot_lease_seconds: float = DEFAULT_SLOT_LEASE_SECONDS,
+) -> Hold:
     """Reserve at least `credits` for the import, extending its hold when it has fewer.
 
     A hold that already covers `credits`, or that was captured or released, is returned
     unchanged. Raises InsufficientCredits when the balance can't cover the difference.
+    With `take_slot`, the first hold also takes a concurrent import slot, and raises
+    RateLimited when the account runs as many imports as it may.
     """
     _require_id("import_id", import_id)
     _require_id("account_id", account_id)
@@ -56,13 +74,56 @@ def hold_credits(engine: Engine, import_id: str, account_id: str, credits: int) 
             f"credits must be 1 or more, got {credits}", field="credits", value=credits
         )
 
+    slot = _SlotRequest(take_slot, slot_lease_seconds)
     try:
-        return _hold_once(engine, import_id, account_id, credits)
+        return _hold_once(engine, import_id, account_id, credits, slot)
     except IntegrityError:
         # Two first holds for the same import raced; the loser retries and finds the
         # winner's hold.
         logger.info("concurrent first hold for import %s; retrying it once", import_id)
-        return _hold_once(engine, import_id, account_id, credits)
+        return _hold_once(engine, import_id, account_id, credits, slot)
+
+
+def resize_hold(
+    engine: Engine,
+    import_id: str,
+    credits: int,
+    *,
+    slot_lease_seconds: float = DEFAULT_SLOT_LEASE_SECONDS,
+) -> Hold:
+    """Set a held import's hold to exactly `credits`, returning or reserving the difference.
+
+    A settled hold is returned unchanged. Raises NotFound for an unknown import and
+    InsufficientCredits when the balance can't cover a larger hold.
+    """
+    _require_id("import_id", import_id)
+    if credits < 1:
+        raise InvalidRequest(
+            f"credits must be 1 or more, got {credits}", field="credits", value=credits
+        )
+
+    with database.write_transaction(engine) as connection:
+        hold = _lock_hold(connection, import_id)
+        if hold is None:
+            raise _hold_not_found(import_id)
+        if hold.status != HELD or hold.credits == credits:
+            return _result(connection, hold)
+
+        limits.renew_slot(connection, import_id, utc_now(), slot_lease_seconds)
+        if credits > hold.credits:
+            _reserve(connection, hold.account_id, credits - hold.credits, import_id,
+                     f"hold resized from {hold.credits} to {credits} credits", extension=True)
+        else:
+            returned = hold.credits - credits
+            _change_account(connection, hold.account_id, balance=returned, held=-returned)
+            _append_entry(connection, hold.account_id, "release", returned, import_id,
+                          f"hold resized from {hold.credits} to {credits} credits")
+        connection.execute(
+            update(holds).where(holds.c.import_id == import_id).values(credits=credits)
+        )
+        logger.info("resized the hold of import %s from %d to %d credits",
+                    import_id, hold.credits, credits)
+        return _result(connection, _lock_hold(connection, import_id))
 
 
 def capture_credits(engine: Engine, import_id: str, credits: int) -> Hold:
@@ -96,6 +157,7 @@ def capture_credits(engine: Engine, import_id: str, credits: int) -> Hold:
         _append_entry(connection, hold.account_id, "capture", returned, import_id,
                       f"captured {credits} of {hold.credits} held credits")
         _settle(connection, import_id, CAPTURED, captured=credits)
+        limits.release_slot(connection, import_id)
         logger.info("captured %d of %d held credits for import %s",
                     credits, hold.credits, import_id)
         return _result(connection, _lock_hold(connection, import_id))
@@ -119,14 +181,27 @@ def release_credits(engine: Engine, import_id: str) -> Hold:
         _append_entry(connection, hold.account_id, "release", hold.credits, import_id,
                       f"released {hold.credits} held credits")
         _settle(connection, import_id, RELEASED, captured=0)
+        limits.release_slot(connection, import_id)
         logger.info("released %d held credits for import %s", hold.credits, import_id)
         return _result(connection, _lock_hold(connection, import_id))
 
 
-def _hold_once(engine: Engine, import_id: str, account_id: str, credits: int) -> Hold:
+@dataclass(frozen=True)
+class _SlotRequest:
+    take: bool
+    lease_seconds: float
+
+
+def _hold_once(engine: Engine, import_id: str, account_id: str, credits: int,
+               slot: _SlotRequest) -> Hold:
     with database.write_transaction(engine) as connection:
         hold = _lock_hold(connection, import_id)
         if hold is None:
+            if slot.take:
+                # Load first, so an unknown account is reported as NotFound.
+                load_account(connection, account_id)
+                limits.take_slot(connection, account_id, IMPORT_SLOTS, import_id, "/import",
+                                 slot.lease_seconds, utc_now())
             _reserve(connection, account_id, credits, import_id, "credits held for the import")
             connection.execute(
                 insert(holds).values(
@@ -143,7 +218,10 @@ def _hold_once(engine: Engine, import_id: str, account_id: str, credits: int) ->
                 "use a new import id",
                 field="import_id",
             )
-        if hold.status != HELD or hold.credits >= credits:
+        if hold.status != HELD:
+            return _result(connection, hold)
+        limits.renew_slot(connection, import_id, utc_now(), slot.lease_seconds)
+        if hold.credits >= credits:
             return _result(connection, hold)
 
         extra = credits - hold.credits

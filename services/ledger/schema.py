@@ -11,8 +11,10 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
+    text,
 )
 
 # Stable constraint names, so later migrations can refer to them on every database.
@@ -25,6 +27,14 @@ NAMING_CONVENTION = {
 }
 
 HOLD_STATUSES = ("held", "captured", "released")
+# Importly's published limits, the defaults of every new account.
+DEFAULT_LIMITS = {
+    "imports_per_hour": 240,
+    "concurrent_imports": 2,
+    "metadata_per_hour": 1000,
+    "concurrent_metadata": 5,
+    "status_per_hour": 3600,
+}
 ENTRY_KINDS = ("grant", "hold", "capture", "release", "adjustment")
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
@@ -38,6 +48,10 @@ accounts = Table(
     Column("balance", BigInteger, nullable=False),
     Column("held", BigInteger, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    *(
+        Column(name, BigInteger, nullable=False, server_default=text(str(default)))
+        for name, default in DEFAULT_LIMITS.items()
+    ),
     CheckConstraint("balance >= 0", name="balance_not_negative"),
     CheckConstraint("held >= 0", name="held_not_negative"),
 )
@@ -53,6 +67,8 @@ api_keys = Table(
     Column("prefix", String(8), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
+    # A label for people, such as "ci"; may be empty.
+    Column("name", String(100), nullable=False, server_default=text("''")),
 )
 
 webhook_secrets = Table(
@@ -79,6 +95,7 @@ holds = Table(
     CheckConstraint("credits >= 0", name="credits_not_negative"),
     CheckConstraint("captured >= 0 AND captured <= credits", name="captured_within_credits"),
     CheckConstraint(f"status IN {HOLD_STATUSES!r}", name="status_known"),
+    Index("ix_holds_account_id_settled_at", "account_id", "settled_at"),
 )
 
 # Append-only: the sum of an account's amounts equals its balance.
@@ -96,4 +113,29 @@ entries = Table(
     CheckConstraint(f"kind IN {ENTRY_KINDS!r}", name="kind_known"),
     Index("ix_entries_account_id_id", "account_id", "id"),
     Index("ix_entries_import_id", "import_id"),
+)
+
+# Concurrency slots: one row per running import (id = import id) or in-flight metadata
+# request (id = request id). A slot whose lease has ended no longer counts.
+slots = Table(
+    "slots",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("account_id", String(64), ForeignKey("accounts.id"), nullable=False),
+    # "imports" or "metadata".
+    Column("limit_name", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("ix_slots_account_id_limit_name", "account_id", "limit_name"),
+)
+
+# Requests counted per account, rate limit and fixed window (unix seconds of its start).
+rate_counters = Table(
+    "rate_counters",
+    metadata,
+    Column("account_id", String(64), ForeignKey("accounts.id"), nullable=False),
+    Column("limit_name", String(16), nullable=False),
+    Column("window_start", BigInteger, nullable=False),
+    Column("count", BigInteger, nullable=False),
+    PrimaryKeyConstraint("account_id", "limit_name", "window_start"),
 )

@@ -33,6 +33,10 @@ class FerryError(Exception):
             body["details"] = self.details
         return self.http_status, body
 
+    def http_headers(self) -> dict[str, str]:
+        """Return the extra HTTP headers of this error's response."""
+        return {}
+
 
 class InvalidRequest(FerryError):
     code = "invalid_request"
@@ -65,9 +69,26 @@ class Conflict(FerryError):
 
 
 class RateLimited(FerryError):
+    """A rate limit or the concurrency cap was hit.
+
+    The details use Importly's 429 field names (`limit`, `remaining`, `reset`,
+    `retryAfter`, `endpoint`, or `concurrentLimit`, `currentConcurrent`, `endpoint`),
+    and the HTTP body repeats them at the top level, where Importly's clients read them.
+    """
+
     code = "rate_limited"
     http_status = 429
     grpc_status = grpc.StatusCode.RESOURCE_EXHAUSTED
+    # The code when the concurrency cap, rather than a rate limit, was hit.
+    CONCURRENCY_CODE: ClassVar[str] = "concurrency_limited"
+
+    def to_http(self) -> tuple[int, dict[str, Any]]:
+        status, body = super().to_http()
+        return status, {**self.details, **body}
+
+    def http_headers(self) -> dict[str, str]:
+        retry_after = self.details.get("retryAfter")
+        return {"Retry-After": str(int(retry_after))} if retry_after is not None else {}
 
 
 class Unavailable(FerryError):

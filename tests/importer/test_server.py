@@ -46,6 +46,8 @@ def _settings(infra, ledger_address: str, tmp_path, allow_private: bool) -> Impo
         heartbeat_seconds=1,
         max_deliver=3,
         timeout_seconds=60,
+        # The stand-in ledger's accounts hold a few credits; the hold estimate fits them.
+        hold_credits=1,
         nats=NatsSettings(url=infra.nats_url),
         s3=infra.s3_settings(),
         peers=PeerSettings(ledger=ledger_address, timeout_seconds=5),

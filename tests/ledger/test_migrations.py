@@ -9,7 +9,10 @@ from sqlalchemy import inspect
 from services.ledger import database, migrate
 from services.ledger.schema import metadata
 
-TABLES = {"accounts", "api_keys", "webhook_secrets", "holds", "entries", "alembic_version"}
+TABLES = {
+    "accounts", "api_keys", "webhook_secrets", "holds", "entries", "slots", "rate_counters",
+    "alembic_version",
+}
 
 
 def test_upgrade_from_empty_creates_tables(empty_database_url):

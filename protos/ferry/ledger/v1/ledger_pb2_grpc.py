@@ -49,14 +49,64 @@ class LedgerServiceStub:
                 request_serializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.AuthenticateRequest.SerializeToString,
                 response_deserializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.AuthenticateResponse.FromString,
                 _registered_method=True)
+        self.ReleaseSlot = channel.unary_unary(
+                '/ferry.ledger.v1.LedgerService/ReleaseSlot',
+                request_serializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.ReleaseSlotRequest.SerializeToString,
+                response_deserializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.ReleaseSlotResponse.FromString,
+                _registered_method=True)
         self.GetWebhookSecrets = channel.unary_unary(
                 '/ferry.ledger.v1.LedgerService/GetWebhookSecrets',
                 request_serializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.GetWebhookSecretsRequest.SerializeToString,
                 response_deserializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.GetWebhookSecretsResponse.FromString,
                 _registered_method=True)
+        self.RotateWebhookSecret = channel.unary_unary(
+                '/ferry.ledger.v1.LedgerService/RotateWebhookSecret',
+                request_serializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.RotateWebhookSecretRequest.SerializeToString,
+                response_deserializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.RotateWebhookSecretResponse.FromString,
+                _registered_method=True)
+        self.CreateApiKey = channel.unary_unary(
+                '/ferry.ledger.v1.LedgerService/CreateApiKey',
+                request_serializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.CreateApiKeyRequest.SerializeToString,
+                response_deserializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.CreateApiKeyResponse.FromString,
+                _registered_method=True)
+        self.ListApiKeys = channel.unary_unary(
+                '/ferry.ledger.v1.LedgerService/ListApiKeys',
+                request_serializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.ListApiKeysRequest.SerializeToString,
+                response_deserializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.ListApiKeysResponse.FromString,
+                _registered_method=True)
+        self.RevokeApiKey = channel.unary_unary(
+                '/ferry.ledger.v1.LedgerService/RevokeApiKey',
+                request_serializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.RevokeApiKeyRequest.SerializeToString,
+                response_deserializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.ApiKey.FromString,
+                _registered_method=True)
+        self.GrantCredits = channel.unary_unary(
+                '/ferry.ledger.v1.LedgerService/GrantCredits',
+                request_serializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.ChangeCreditsRequest.SerializeToString,
+                response_deserializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.CreditChange.FromString,
+                _registered_method=True)
+        self.AdjustCredits = channel.unary_unary(
+                '/ferry.ledger.v1.LedgerService/AdjustCredits',
+                request_serializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.ChangeCreditsRequest.SerializeToString,
+                response_deserializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.CreditChange.FromString,
+                _registered_method=True)
+        self.SetLimits = channel.unary_unary(
+                '/ferry.ledger.v1.LedgerService/SetLimits',
+                request_serializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.SetLimitsRequest.SerializeToString,
+                response_deserializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.Limits.FromString,
+                _registered_method=True)
+        self.ListEntries = channel.unary_unary(
+                '/ferry.ledger.v1.LedgerService/ListEntries',
+                request_serializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.ListEntriesRequest.SerializeToString,
+                response_deserializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.ListEntriesResponse.FromString,
+                _registered_method=True)
         self.HoldCredits = channel.unary_unary(
                 '/ferry.ledger.v1.LedgerService/HoldCredits',
                 request_serializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.HoldCreditsRequest.SerializeToString,
+                response_deserializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.Hold.FromString,
+                _registered_method=True)
+        self.ResizeHold = channel.unary_unary(
+                '/ferry.ledger.v1.LedgerService/ResizeHold',
+                request_serializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.ResizeHoldRequest.SerializeToString,
                 response_deserializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.Hold.FromString,
                 _registered_method=True)
         self.CaptureCredits = channel.unary_unary(
@@ -82,13 +132,23 @@ class LedgerServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetAccount(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Return the account with its limits and this month's usage.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Authenticate(self, request, context):
-        """Resolve an API key to its account; fails with UNAUTHENTICATED for an unknown key.
+        """Resolve an API key to its account; fails with UNAUTHENTICATED for an unknown or
+        revoked key. With `limit` set, also counts the request against that rate limit
+        (RESOURCE_EXHAUSTED when it is used up) and, with `slot_id`, takes a concurrency slot.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseSlot(self, request, context):
+        """Free a concurrency slot taken by Authenticate; freeing an unknown slot is a no-op.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -101,9 +161,74 @@ class LedgerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RotateWebhookSecret(self, request, context):
+        """Create a new current webhook secret; the previous ones keep signing until the overlap ends.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateApiKey(self, request, context):
+        """Create another API key for the account; the key is returned only this once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListApiKeys(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeApiKey(self, request, context):
+        """Revoke a key; it fails authentication from the next request on. Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GrantCredits(self, request, context):
+        """Add credits to the balance, with a reason, as a `grant` entry.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AdjustCredits(self, request, context):
+        """Add or remove credits, with a reason, as an `adjustment` entry; the balance stays >= 0.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetLimits(self, request, context):
+        """Change some or all of the account's limits; fields left unset keep their value.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListEntries(self, request, context):
+        """List the account's ledger entries, newest first, one page at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def HoldCredits(self, request, context):
         """Reserve at least `credits` for an import, extending an existing hold when needed.
-        Fails with FAILED_PRECONDITION (insufficient credits) when the balance can't cover it.
+        Fails with FAILED_PRECONDITION (insufficient credits) when the balance can't cover it,
+        and with RESOURCE_EXHAUSTED when `take_import_slot` is set and the account already
+        runs as many imports as its concurrency limit allows.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResizeHold(self, request, context):
+        """Set a held import's hold to exactly `credits`: a smaller hold returns the difference
+        to the balance, a larger one fails like HoldCredits when the balance can't cover it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -141,14 +266,64 @@ def add_LedgerServiceServicer_to_server(servicer, server):
                     request_deserializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.AuthenticateRequest.FromString,
                     response_serializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.AuthenticateResponse.SerializeToString,
             ),
+            'ReleaseSlot': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseSlot,
+                    request_deserializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.ReleaseSlotRequest.FromString,
+                    response_serializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.ReleaseSlotResponse.SerializeToString,
+            ),
             'GetWebhookSecrets': grpc.unary_unary_rpc_method_handler(
                     servicer.GetWebhookSecrets,
                     request_deserializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.GetWebhookSecretsRequest.FromString,
                     response_serializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.GetWebhookSecretsResponse.SerializeToString,
             ),
+            'RotateWebhookSecret': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateWebhookSecret,
+                    request_deserializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.RotateWebhookSecretRequest.FromString,
+                    response_serializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.RotateWebhookSecretResponse.SerializeToString,
+            ),
+            'CreateApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateApiKey,
+                    request_deserializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.CreateApiKeyRequest.FromString,
+                    response_serializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.CreateApiKeyResponse.SerializeToString,
+            ),
+            'ListApiKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListApiKeys,
+                    request_deserializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.ListApiKeysRequest.FromString,
+                    response_serializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.ListApiKeysResponse.SerializeToString,
+            ),
+            'RevokeApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeApiKey,
+                    request_deserializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.RevokeApiKeyRequest.FromString,
+                    response_serializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.ApiKey.SerializeToString,
+            ),
+            'GrantCredits': grpc.unary_unary_rpc_method_handler(
+                    servicer.GrantCredits,
+                    request_deserializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.ChangeCreditsRequest.FromString,
+                    response_serializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.CreditChange.SerializeToString,
+            ),
+            'AdjustCredits': grpc.unary_unary_rpc_method_handler(
+                    servicer.AdjustCredits,
+                    request_deserializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.ChangeCreditsRequest.FromString,
+                    response_serializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.CreditChange.SerializeToString,
+            ),
+            'SetLimits': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetLimits,
+                    request_deserializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.SetLimitsRequest.FromString,
+                    response_serializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.Limits.SerializeToString,
+            ),
+            'ListEntries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEntries,
+                    request_deserializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.ListEntriesRequest.FromString,
+                    response_serializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.ListEntriesResponse.SerializeToString,
+            ),
             'HoldCredits': grpc.unary_unary_rpc_method_handler(
                     servicer.HoldCredits,
                     request_deserializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.HoldCreditsRequest.FromString,
+                    response_serializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.Hold.SerializeToString,
+            ),
+            'ResizeHold': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResizeHold,
+                    request_deserializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.ResizeHoldRequest.FromString,
                     response_serializer=ferry_dot_ledger_dot_v1_dot_ledger__pb2.Hold.SerializeToString,
             ),
             'CaptureCredits': grpc.unary_unary_rpc_method_handler(
@@ -254,6 +429,33 @@ class LedgerService:
             _registered_method=True)
 
     @staticmethod
+    def ReleaseSlot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ferry.ledger.v1.LedgerService/ReleaseSlot',
+            ferry_dot_ledger_dot_v1_dot_ledger__pb2.ReleaseSlotRequest.SerializeToString,
+            ferry_dot_ledger_dot_v1_dot_ledger__pb2.ReleaseSlotResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def GetWebhookSecrets(request,
             target,
             options=(),
@@ -281,6 +483,222 @@ class LedgerService:
             _registered_method=True)
 
     @staticmethod
+    def RotateWebhookSecret(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ferry.ledger.v1.LedgerService/RotateWebhookSecret',
+            ferry_dot_ledger_dot_v1_dot_ledger__pb2.RotateWebhookSecretRequest.SerializeToString,
+            ferry_dot_ledger_dot_v1_dot_ledger__pb2.RotateWebhookSecretResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ferry.ledger.v1.LedgerService/CreateApiKey',
+            ferry_dot_ledger_dot_v1_dot_ledger__pb2.CreateApiKeyRequest.SerializeToString,
+            ferry_dot_ledger_dot_v1_dot_ledger__pb2.CreateApiKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListApiKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ferry.ledger.v1.LedgerService/ListApiKeys',
+            ferry_dot_ledger_dot_v1_dot_ledger__pb2.ListApiKeysRequest.SerializeToString,
+            ferry_dot_ledger_dot_v1_dot_ledger__pb2.ListApiKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ferry.ledger.v1.LedgerService/RevokeApiKey',
+            ferry_dot_ledger_dot_v1_dot_ledger__pb2.RevokeApiKeyRequest.SerializeToString,
+            ferry_dot_ledger_dot_v1_dot_ledger__pb2.ApiKey.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GrantCredits(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ferry.ledger.v1.LedgerService/GrantCredits',
+            ferry_dot_ledger_dot_v1_dot_ledger__pb2.ChangeCreditsRequest.SerializeToString,
+            ferry_dot_ledger_dot_v1_dot_ledger__pb2.CreditChange.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AdjustCredits(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ferry.ledger.v1.LedgerService/AdjustCredits',
+            ferry_dot_ledger_dot_v1_dot_ledger__pb2.ChangeCreditsRequest.SerializeToString,
+            ferry_dot_ledger_dot_v1_dot_ledger__pb2.CreditChange.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetLimits(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ferry.ledger.v1.LedgerService/SetLimits',
+            ferry_dot_ledger_dot_v1_dot_ledger__pb2.SetLimitsRequest.SerializeToString,
+            ferry_dot_ledger_dot_v1_dot_ledger__pb2.Limits.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEntries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ferry.ledger.v1.LedgerService/ListEntries',
+            ferry_dot_ledger_dot_v1_dot_ledger__pb2.ListEntriesRequest.SerializeToString,
+            ferry_dot_ledger_dot_v1_dot_ledger__pb2.ListEntriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def HoldCredits(request,
             target,
             options=(),
@@ -296,6 +714,33 @@ class LedgerService:
             target,
             '/ferry.ledger.v1.LedgerService/HoldCredits',
             ferry_dot_ledger_dot_v1_dot_ledger__pb2.HoldCreditsRequest.SerializeToString,
+            ferry_dot_ledger_dot_v1_dot_ledger__pb2.Hold.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResizeHold(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ferry.ledger.v1.LedgerService/ResizeHold',
+            ferry_dot_ledger_dot_v1_dot_ledger__pb2.ResizeHoldRequest.SerializeToString,
             ferry_dot_ledger_dot_v1_dot_ledger__pb2.Hold.FromString,
             options,
             channel_credentials,
