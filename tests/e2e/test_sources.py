@@ -29,7 +29,7 @@ from tools.devstack import DevAccount, Stack
 
 pytestmark = pytest.mark.e2e
 
-INITIAL_CREDITS = 100
+INITIAL_CREDITS = 1000
 IMPORTS_TIMEOUT_SECONDS = 240
 DURATION_TOLERANCE_SECONDS = 0.5
 FRAME_TOLERANCE = 2
