@@ -14,7 +14,6 @@ import sys
 from collections.abc import Callable, Sequence
 
 import nats.errors
-
 from ferry.ledger.v1 import ledger_pb2, ledger_pb2_grpc
 
 from services.shared import bus, rpc
@@ -84,7 +83,9 @@ def _ensure_streams(_args: argparse.Namespace) -> int:
     nats_settings = load(NatsSettings)
     retention = load(RetentionSettings)
     try:
-        asyncio.run(_call_ensure_streams(nats_settings.url, retention.seconds))
+        asyncio.run(
+            _call_ensure_streams(nats_settings.url, retention.seconds, nats_settings.replicas)
+        )
     except (OSError, TimeoutError, nats.errors.Error) as exc:
         raise CommandError(
             f"could not set up streams at {nats_settings.url} (FERRY_NATS_URL): {exc}; "
@@ -94,10 +95,10 @@ def _ensure_streams(_args: argparse.Namespace) -> int:
     return 0
 
 
-async def _call_ensure_streams(url: str, retention_seconds: int) -> None:
+async def _call_ensure_streams(url: str, retention_seconds: int, replicas: int) -> None:
     client = await bus.connect(url, "ferry-cli", max_reconnect_attempts=1)
     try:
-        await bus.ensure_streams(client.jetstream(), retention_seconds)
+        await bus.ensure_streams(client.jetstream(), retention_seconds, replicas)
     finally:
         await client.close()
 

@@ -17,6 +17,8 @@ from services.shared.config import (
     group,
     setting,
 )
+from services.shared.lifecycle import ShutdownSettings
+from services.shared.metrics import MetricsSettings
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ class ImporterSettings:
         "FERRY_IMPORT_TIMEOUT_SECONDS", 3600, "Seconds one download may take before it is stopped."
     )
     log: LogSettings = group(LogSettings)
+    metrics: MetricsSettings = group(MetricsSettings)
+    shutdown: ShutdownSettings = group(ShutdownSettings)
     nats: NatsSettings = group(NatsSettings)
     s3: S3Settings = group(S3Settings)
     peers: PeerSettings = group(PeerSettings)

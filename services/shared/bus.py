@@ -82,8 +82,12 @@ async def connect(url: str, name: str, max_reconnect_attempts: int = -1) -> Clie
     )
 
 
-async def ensure_streams(js: JetStreamContext, retention_seconds: int) -> None:
-    """Create or update the streams and key-value buckets Ferry uses."""
+async def ensure_streams(js: JetStreamContext, retention_seconds: int, replicas: int = 1) -> None:
+    """Create or update the streams and key-value buckets Ferry uses.
+
+    `replicas` is the number of copies a NATS cluster keeps of each (FERRY_NATS_REPLICAS).
+    Changing it on an existing stream or bucket updates it in place.
+    """
     await _ensure_stream(
         js,
         StreamConfig(
@@ -92,6 +96,7 @@ async def ensure_streams(js: JetStreamContext, retention_seconds: int) -> None:
             retention=RetentionPolicy.WORK_QUEUE,
             storage=StorageType.FILE,
             duplicate_window=DUPLICATE_WINDOW_SECONDS,
+            num_replicas=replicas,
         ),
     )
     await _ensure_stream(
@@ -104,12 +109,20 @@ async def ensure_streams(js: JetStreamContext, retention_seconds: int) -> None:
             max_age=EVENTS_MAX_AGE_SECONDS,
             duplicate_window=DUPLICATE_WINDOW_SECONDS,
             discard=DiscardPolicy.OLD,
+            num_replicas=replicas,
         ),
     )
     record_ttl = retention_seconds + RECORD_GRACE_SECONDS
     for bucket in (IMPORTS_BUCKET, DELIVERIES_BUCKET):
         await _ensure_bucket(
-            js, KeyValueConfig(bucket=bucket, history=1, ttl=record_ttl, storage=StorageType.FILE)
+            js,
+            KeyValueConfig(
+                bucket=bucket,
+                history=1,
+                ttl=record_ttl,
+                storage=StorageType.FILE,
+                replicas=replicas,
+            ),
         )
 
 
@@ -125,7 +138,10 @@ async def _ensure_bucket(js: JetStreamContext, config: KeyValueConfig) -> None:
     try:
         await js.create_key_value(config)
     except BadRequestError:
-        # The bucket exists with another TTL (FERRY_RETENTION_SECONDS changed): apply ours
-        # to the stream behind it, which nats-py names KV_<bucket>.
+        # The bucket exists with another TTL (FERRY_RETENTION_SECONDS changed) or replica
+        # count (FERRY_NATS_REPLICAS changed): apply ours to the stream behind it, which
+        # nats-py names KV_<bucket>.
         info = await js.stream_info(f"KV_{config.bucket}")
-        await js.update_stream(info.config.evolve(max_age=config.ttl))
+        await js.update_stream(
+            info.config.evolve(max_age=config.ttl, num_replicas=config.replicas)
+        )
