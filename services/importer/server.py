@@ -165,6 +165,7 @@ async def serve(settings: ImporterSettings, stopping: asyncio.Event | None = Non
             with contextlib.suppress(asyncio.CancelledError):
                 await worker_task  # re-raises the error of a crashed worker
         await client.drain()
+    logger.info("importer stopped")
 
 
 async def _wait_for_stop(worker_task: asyncio.Task[None], stopping: asyncio.Event) -> None:

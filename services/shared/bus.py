@@ -9,7 +9,6 @@ from __future__ import annotations
 import enum
 import logging
 
-import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import (
@@ -65,13 +64,18 @@ async def connect(url: str, name: str, max_reconnect_attempts: int = -1) -> Clie
     async def on_error(exc: Exception) -> None:
         logger.error("NATS error: %s: %s", type(exc).__name__, exc)
 
+    client = Client()
+
     async def on_disconnect() -> None:
+        if client.is_closed or client.is_draining:
+            logger.info("disconnected from NATS")  # a close or drain that we asked for
+            return
         logger.warning("disconnected from NATS; reconnecting")
 
     async def on_reconnect() -> None:
         logger.info("reconnected to NATS")
 
-    return await nats.connect(
+    await client.connect(
         servers=url.split(","),
         name=name,
         error_cb=on_error,
@@ -80,6 +84,7 @@ async def connect(url: str, name: str, max_reconnect_attempts: int = -1) -> Clie
         max_reconnect_attempts=max_reconnect_attempts,
         reconnect_time_wait=1,
     )
+    return client
 
 
 async def ensure_streams(js: JetStreamContext, retention_seconds: int, replicas: int = 1) -> None:

@@ -99,6 +99,11 @@ class PullConsumer:
             return
         logger.info("waiting up to %.0f s for %d running handlers", grace_seconds, len(self._tasks))
         _, pending = await asyncio.wait(set(self._tasks), timeout=grace_seconds)
+        if pending:
+            logger.warning(
+                "%d handlers of %s still running after %.0f s; handing their messages back "
+                "so another replica takes them", len(pending), self._durable, grace_seconds,
+            )
         for task in pending:
             task.cancel()
         if pending:
