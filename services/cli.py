@@ -89,7 +89,8 @@ def _ensure_streams(_args: argparse.Namespace) -> int:
     except (OSError, TimeoutError, nats.errors.Error) as exc:
         raise CommandError(
             f"could not set up streams at {nats_settings.url} (FERRY_NATS_URL): {exc}; "
-            "check that NATS is running with JetStream enabled"
+            "check that NATS is running with JetStream enabled and that "
+            f"FERRY_NATS_REPLICAS={nats_settings.replicas} is at most the number of NATS servers"
         ) from exc
     print(f"streams and buckets are in place at {nats_settings.url}")
     return 0

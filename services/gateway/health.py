@@ -1,8 +1,8 @@
-"""The gateway's probes: GET /healthz (the process is alive) and GET /readyz (ready for traffic).
+"""GET /readyz, the gateway's readiness probe; GET /healthz in routes.py is its liveness probe.
 
 The gateway itself only talks to its gRPC peers, so it is ready when the importer, the
 ledger and the notifier all report SERVING on the standard gRPC health service. Each of
-them reports SERVING only while its own dependencies answer: NATS JetStream (all three),
+them reports SERVING only while its own dependencies respond: NATS JetStream (all three),
 the S3 bucket (importer) and the database (ledger).
 """
 
@@ -24,7 +24,7 @@ from services.shared.config import PeerSettings
 logger = logging.getLogger(__name__)
 
 # Below the readiness probe's timeoutSeconds (3 in deploy/k8s), so a peer that does not
-# answer makes /readyz respond 503 instead of the probe timing out.
+# respond makes /readyz return 503 instead of the probe timing out.
 PEER_CHECK_TIMEOUT_SECONDS = 2.0
 
 

@@ -84,7 +84,7 @@ class ReadinessMonitor:
             async with asyncio.timeout(self._timeout):
                 await self._checks[name]()
         except TimeoutError:
-            error = f"no answer within {self._timeout:g} s"
+            error = f"timed out after {self._timeout:g} s"
         except Exception as exc:  # any failure means the dependency is unusable
             error = f"{type(exc).__name__}: {exc}"
         else:
@@ -103,7 +103,7 @@ class ReadinessMonitor:
 
 
 def nats_check(client: Client) -> Check:
-    """Return a check that JetStream answers on the connection `client`."""
+    """Return a check that JetStream responds on the connection `client`."""
 
     async def check() -> None:
         if not client.is_connected:
@@ -114,8 +114,10 @@ def nats_check(client: Client) -> Check:
 
 
 def database_check(engine: Engine) -> Check:
-    """Return a check that the database behind `engine` answers a query."""
+    """Return a check that the database behind `engine` runs a query."""
 
+    # NOTE: a timed-out check leaves its thread waiting on the driver, so a database that
+    # accepts connections but never responds ties up one thread per round until it does.
     def query() -> None:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))

@@ -27,7 +27,7 @@ from tests import media
 from tools import launch
 from tools.devstack import Stack
 
-# Short enough that a job nobody acknowledges is redelivered within seconds.
+# Short enough that a job no process acknowledges is redelivered within seconds.
 ACK_WAIT_SECONDS = 3
 HEARTBEAT_SECONDS = 1
 READY_TIMEOUT_SECONDS = 60

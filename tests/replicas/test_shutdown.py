@@ -75,7 +75,7 @@ def test_sigterm_finishes_job_within_grace(
     second = start_importer("second")
 
     first.managed.process.send_signal(signal.SIGTERM)
-    wait_until(lambda: first.health() == "NOT_SERVING", timeout=10, what="NOT_SERVING")
+    wait_until(lambda: first.health() == "NOT_SERVING", timeout=10, description="NOT_SERVING")
     draining = first.managed.process.poll() is None
     liveness = first.health(readiness.LIVENESS_SERVICE)
     # Work queued while the first importer drains goes to the second one.
@@ -94,9 +94,9 @@ def test_sigterm_finishes_job_within_grace(
     assert second.completed_ids() == [later_id]
 
 
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+def wait_until(condition: Callable[[], bool], timeout: float, description: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not happen within {timeout} s")
+            raise AssertionError(f"{description} did not happen within {timeout} s")
         time.sleep(0.1)
