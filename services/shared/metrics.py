@@ -10,7 +10,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import (
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    start_http_server,
+)
 
 from services.shared.config import setting
 
@@ -120,6 +126,8 @@ def serve_metrics(settings: MetricsSettings) -> int:
 
     Raises OSError naming the variable when the port is taken.
     """
+    # The *_created series double the series count and are rarely queried.
+    disable_created_metrics()
     try:
         server, _ = start_http_server(settings.port, addr=settings.host)
     except OSError as exc:

@@ -86,12 +86,17 @@ class Importer:
 
     def metric(self, name: str, **labels: str) -> float:
         """Return one sample of the process's /metrics, 0 when it has none."""
-        text = httpx.get(self.metrics_url, timeout=5).text
-        for family in text_string_to_metric_families(text):
-            for found in family.samples:
-                if found.name == name and labels.items() <= found.labels.items():
-                    return found.value
-        return 0.0
+        return scrape(self.metrics_url, name, **labels)
+
+
+def scrape(url: str, name: str, **labels: str) -> float:
+    """Return the first sample named `name` with `labels` at a /metrics URL, 0 when none."""
+    text = httpx.get(url, timeout=5).text
+    for family in text_string_to_metric_families(text):
+        for found in family.samples:
+            if found.name == name and labels.items() <= found.labels.items():
+                return found.value
+    return 0.0
 
 
 @pytest.fixture(scope="module")

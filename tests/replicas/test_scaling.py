@@ -12,7 +12,7 @@ from ferry.ledger.v1 import ledger_pb2
 from minio import Minio
 
 from tests import media
-from tests.replicas.conftest import Importer, Status, is_final
+from tests.replicas.conftest import Importer, Status, is_final, scrape
 from tools.devstack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -48,6 +48,7 @@ def test_three_importers_share_thirty_imports(
     charged = sum(record.credits_used for record in records)
     settled = wait_for_settlement(replica_stack, account.account_id)
     objects = stored_objects(replica_stack, account.account_id)
+    ledger_charged = scrape(replica_stack.metrics_url("ledger"), "ferry_credits_charged_total")
     statuses = [Status.Name(record.status) for record in records]
 
     assert statuses == ["IMPORT_STATUS_COMPLETED"] * IMPORTS
@@ -57,6 +58,7 @@ def test_three_importers_share_thirty_imports(
     assert sum(per_replica) == IMPORTS
     assert all(count > 0 for count in per_replica), per_replica
     assert settled.balance == INITIAL_CREDITS - charged
+    assert ledger_charged == charged
     assert len(objects) == IMPORTS
 
 
