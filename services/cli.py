@@ -78,20 +78,23 @@ def _ensure_streams(_args: argparse.Namespace) -> int:
     nats_settings = load(NatsSettings)
     retention = load(RetentionSettings)
     try:
-        asyncio.run(_call_ensure_streams(nats_settings.url, retention.seconds))
+        asyncio.run(
+            _call_ensure_streams(nats_settings.url, retention.seconds, nats_settings.replicas)
+        )
     except (OSError, TimeoutError, nats.errors.Error) as exc:
         raise CommandError(
             f"could not set up streams at {nats_settings.url} (FERRY_NATS_URL): {exc}; "
-            "check that NATS is running with JetStream enabled"
+            "check that NATS is running with JetStream enabled and that "
+            f"FERRY_NATS_REPLICAS={nats_settings.replicas} is at most the number of NATS servers"
         ) from exc
     print(f"streams and buckets are in place at {nats_settings.url}")
     return 0
 
 
-async def _call_ensure_streams(url: str, retention_seconds: int) -> None:
+async def _call_ensure_streams(url: str, retention_seconds: int, replicas: int) -> None:
     client = await bus.connect(url, "ferry-cli", max_reconnect_attempts=1)
     try:
-        await bus.ensure_streams(client.jetstream(), retention_seconds)
+        await bus.ensure_streams(client.jetstream(), retention_seconds, replicas)
     finally:
         await client.close()
 

@@ -46,6 +46,7 @@ FOOTER = """
 - `FERRY_NATS_URL`, the `*_HOST`, `*_GRPC_PORT` and `*_ADDR` variables: its own
   nats-server and free ports on 127.0.0.1. The gateway listens on port 8000 when it is
   free, otherwise on a free port, unless `FERRY_GATEWAY_PORT` is set.
+- `FERRY_METRICS_PORT`: a free port for each service, so the four can run side by side.
 - `FERRY_S3_*`: moto's S3 server on a free port, unless `FERRY_S3_ENDPOINT` is set, in
   which case that S3 endpoint is used with the other `FERRY_S3_*` variables as given.
 - `FERRY_DATA_DIR`: `./data` unless set; logs go to `<data dir>/logs/<process>.log`.

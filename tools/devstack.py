@@ -69,6 +69,7 @@ class Stack:
         self.ready_timeout = ready_timeout
         self.stop_grace = stop_grace
         self.processes: dict[str, Managed] = {}
+        self.metrics_ports: dict[str, int] = {}
 
     def __enter__(self) -> Stack:
         return self.start()
@@ -84,6 +85,10 @@ class Stack:
     @property
     def gateway_url(self) -> str:
         return f"http://127.0.0.1:{self.env['FERRY_GATEWAY_PORT']}"
+
+    def metrics_url(self, name: str) -> str:
+        """Return the URL of a service's Prometheus metrics."""
+        return f"http://127.0.0.1:{self.metrics_ports[name]}/metrics"
 
     @property
     def ledger_addr(self) -> str:
@@ -189,6 +194,10 @@ class Stack:
             self.env[f"{prefix}_GRPC_PORT"] = str(port)
             self.env[f"{prefix}_ADDR"] = f"127.0.0.1:{port}"
 
+        # Each process serves /metrics on a port of its own.
+        for name in SERVICES:
+            self.metrics_ports[name] = launch.free_port()
+
         self.env["FERRY_GATEWAY_HOST"] = "127.0.0.1"
         if not self.env.get("FERRY_GATEWAY_PORT"):
             port = DEFAULT_GATEWAY_PORT if _port_is_free(DEFAULT_GATEWAY_PORT) else None
@@ -201,7 +210,8 @@ class Stack:
 
     def _spawn(self, name: str) -> None:
         argv = [sys.executable, "-m", f"services.{name}"]
-        self.processes[name] = launch.spawn(name, argv, self.log_dir, env=self.env)
+        env = {**self.env, "FERRY_METRICS_PORT": str(self.metrics_ports[name])}
+        self.processes[name] = launch.spawn(name, argv, self.log_dir, env=env)
         logger.info("started %s (pid %d), logging to %s",
                     name, self.processes[name].process.pid, self.processes[name].log_path)
 

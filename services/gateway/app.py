@@ -10,11 +10,13 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+from services.gateway import health
 from services.gateway.access import AccessLogMiddleware
 from services.gateway.config import GatewaySettings
 from services.gateway.errors import UnexpectedErrorMiddleware, exception_handlers
 from services.gateway.limits import RateLimitHeadersMiddleware
 from services.gateway.peers import open_peers
+from services.gateway.request_metrics import RequestMetricsMiddleware
 from services.gateway.routes import ROUTES
 
 logger = logging.getLogger(__name__)
@@ -25,15 +27,18 @@ def create_app(settings: GatewaySettings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with open_peers(settings.peers) as peers:
+        async with open_peers(settings.peers) as peers, \
+                health.open_peer_health(settings.peers) as peer_health:
             app.state.peers = peers
+            app.state.peer_health = peer_health
             yield
         logger.info("gRPC channels closed")
 
     return Starlette(
-        routes=ROUTES,
+        routes=[*ROUTES, *health.ROUTES],
         # The first middleware is the outermost, so the access log records the 500 responses.
         middleware=[
+            Middleware(RequestMetricsMiddleware),
             Middleware(AccessLogMiddleware),
             Middleware(RateLimitHeadersMiddleware),
             Middleware(UnexpectedErrorMiddleware),
@@ -54,6 +59,9 @@ async def serve(settings: GatewaySettings) -> None:
         # access log with request and account ids.
         log_config=None,
         access_log=False,
+        # On SIGTERM uvicorn stops accepting connections and waits this long for running
+        # requests before it cancels them.
+        timeout_graceful_shutdown=max(1, round(settings.shutdown.grace_seconds)),
     )
     server = uvicorn.Server(config)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.shared.config import LogSettings, PeerSettings, group, setting
+from services.shared.lifecycle import ShutdownSettings
+from services.shared.metrics import MetricsSettings
 
 
 @dataclass(frozen=True)
@@ -15,3 +17,5 @@ class GatewaySettings:
     )
     log: LogSettings = group(LogSettings)
     peers: PeerSettings = group(PeerSettings)
+    metrics: MetricsSettings = group(MetricsSettings)
+    shutdown: ShutdownSettings = group(ShutdownSettings)

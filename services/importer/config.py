@@ -17,6 +17,8 @@ from services.shared.config import (
     group,
     setting,
 )
+from services.shared.lifecycle import ShutdownSettings
+from services.shared.metrics import MetricsSettings
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ class ImporterSettings:
         "The worker resizes the hold once yt-dlp reports the size.",
     )
     log: LogSettings = group(LogSettings)
+    metrics: MetricsSettings = group(MetricsSettings)
+    shutdown: ShutdownSettings = group(ShutdownSettings)
     nats: NatsSettings = group(NatsSettings)
     s3: S3Settings = group(S3Settings)
     peers: PeerSettings = group(PeerSettings)

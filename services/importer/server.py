@@ -20,14 +20,12 @@ from services.importer.credits import CreditHolds
 from services.importer.records import ImportRecords, is_import_id, new_import_id
 from services.importer.storage import MediaStorage
 from services.importer.worker import ImportWorker
-from services.shared import bus, lifecycle, logs, netguard, rpc
+from services.shared import bus, lifecycle, logs, netguard, readiness, rpc
 from services.shared.errors import FerryError, InvalidRequest, NotFound, Unavailable
 
 logger = logging.getLogger(__name__)
 
 QUEUED_MESSAGE = "Import queued"
-# Kubernetes waits 30 s by default between SIGTERM and SIGKILL.
-SHUTDOWN_GRACE_SECONDS = 20.0
 
 
 class ImporterServicer(importer_pb2_grpc.ImporterServiceServicer):
@@ -133,7 +131,7 @@ async def serve(settings: ImporterSettings, stopping: asyncio.Event | None = Non
         client = await bus.connect(settings.nats.url, "ferry-importer")
         stack.push_async_callback(_close_nats, client)
         js = client.jetstream()
-        await bus.ensure_streams(js, settings.retention.seconds)
+        await bus.ensure_streams(js, settings.retention.seconds, settings.nats.replicas)
         records = await ImportRecords.open(js)
 
         media = MediaStorage(settings.s3)
@@ -148,20 +146,23 @@ async def serve(settings: ImporterSettings, stopping: asyncio.Event | None = Non
         importer_pb2_grpc.add_ImporterServiceServicer_to_server(
             ImporterServicer(settings, js, records, holds), server
         )
+        grace = settings.shutdown.grace_seconds
         port = rpc.bind_port(server, settings.host, settings.port)
         await server.start()
-        stack.push_async_callback(server.stop, SHUTDOWN_GRACE_SECONDS)
-        await rpc.set_serving(health, True)
+        stack.push_async_callback(server.stop, grace)
+        monitor = readiness.ReadinessMonitor(
+            health, {"nats": readiness.nats_check(client), "s3": media.ensure_bucket}
+        )
+        await monitor.start()
+        stack.push_async_callback(monitor.stop)
         logger.info("importer listening on %s:%d", settings.host, port)
 
         worker_task = asyncio.create_task(worker.run())
         try:
             await _wait_for_stop(worker_task, stopping)
-            await rpc.set_serving(health, False)
-            logger.info(
-                "importer stopping; running jobs get %.0f s to finish", SHUTDOWN_GRACE_SECONDS
-            )
-            await worker.stop(SHUTDOWN_GRACE_SECONDS)
+            await monitor.stop()
+            logger.info("importer stopping; running jobs get %.0f s to finish", grace)
+            await worker.stop(grace)
         finally:
             # Runs at once when serve() is cancelled: running jobs are nak'ed for redelivery.
             await worker.stop(0)
@@ -169,6 +170,7 @@ async def serve(settings: ImporterSettings, stopping: asyncio.Event | None = Non
             with contextlib.suppress(asyncio.CancelledError):
                 await worker_task  # re-raises the error of a crashed worker
         await client.drain()
+    logger.info("importer stopped")
 
 
 async def _wait_for_stop(worker_task: asyncio.Task[None], stopping: asyncio.Event) -> None:

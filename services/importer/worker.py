@@ -25,7 +25,7 @@ from services.importer.config import ImporterSettings
 from services.importer.credits import BYTES_PER_CREDIT, CreditHolds, HoldResizer, credits_for
 from services.importer.failures import ImportFailure
 from services.importer.records import ImportRecords
-from services.shared import bus, logs
+from services.shared import bus, logs, metrics
 from services.shared.consumer import PullConsumer
 from services.shared.errors import FerryError, Unavailable
 
@@ -161,6 +161,7 @@ class ImportWorker:
         directory = self._settings.temp_dir / f"{record.import_id}-{record.attempts}"
         try:
             fetched = await self._download(record, selection, directory, max_bytes)
+            metrics.DOWNLOADED_BYTES.inc(fetched.path.stat().st_size)
             media = await probe.probe(fetched.path)
             await verify.verify(fetched.path, media, verify.Expectation.of(selection, fetched))
             stored = await container.finalize(fetched, media, selection)
@@ -170,6 +171,7 @@ class ImportWorker:
             credits = credits_for(size)
             await self._hold(record, credits)
             key = await self._upload(record, fetched)
+            metrics.UPLOADED_BYTES.inc(size)
         finally:
             await asyncio.to_thread(shutil.rmtree, directory, True)
 
@@ -283,6 +285,9 @@ class ImportWorker:
             await self._delete_quietly(key)
             raise
 
+        metrics.IMPORTS.labels(status="completed").inc()
+        waited = finished.ToDatetime() - record.created_at.ToDatetime()
+        metrics.IMPORT_SECONDS.observe(waited.total_seconds())
         await self._publish_event(record)
         logger.info("import completed: %s, %d bytes, %d credits", key, size, credits)
 
@@ -296,6 +301,8 @@ class ImportWorker:
         record.finished_at.CopyFrom(_now())
         record.ClearField("expires_at")
         await self._records.put(record)
+        metrics.IMPORTS.labels(status="failed").inc()
+        metrics.IMPORT_FAILURES.labels(code=code).inc()
         await self._publish_event(record)
         logger.warning("import failed: %s (%s)", message, code)
 

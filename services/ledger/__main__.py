@@ -8,11 +8,13 @@ from services.ledger.config import LedgerSettings
 from services.ledger.server import serve
 from services.shared.config import load
 from services.shared.logs import setup_logging
+from services.shared.metrics import serve_metrics
 
 
 def main() -> None:
     settings = load(LedgerSettings)
     setup_logging(settings.log, "ledger")
+    serve_metrics(settings.metrics)
     asyncio.run(serve(settings))
 
 

@@ -12,6 +12,8 @@ from services.shared.config import (
     group,
     setting,
 )
+from services.shared.lifecycle import ShutdownSettings
+from services.shared.metrics import MetricsSettings
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class LedgerSettings:
         "unless the rotation names another overlap.",
     )
     log: LogSettings = group(LogSettings)
+    metrics: MetricsSettings = group(MetricsSettings)
+    shutdown: ShutdownSettings = group(ShutdownSettings)
     nats: NatsSettings = group(NatsSettings)
     data: DataSettings = group(DataSettings)
     retention: RetentionSettings = group(RetentionSettings)

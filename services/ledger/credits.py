@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from services.ledger import database, limits
 from services.ledger.accounts import load_account, utc_now
 from services.ledger.schema import accounts, entries, holds
+from services.shared import metrics
 from services.shared.errors import InsufficientCredits, InvalidRequest, NotFound
 
 logger = logging.getLogger(__name__)
@@ -160,7 +161,10 @@ def capture_credits(engine: Engine, import_id: str, credits: int) -> Hold:
         limits.release_slot(connection, import_id)
         logger.info("captured %d of %d held credits for import %s",
                     credits, hold.credits, import_id)
-        return _result(connection, _lock_hold(connection, import_id))
+        captured = _result(connection, _lock_hold(connection, import_id))
+    # Counted once the transaction has committed, and only by the call that captured.
+    metrics.CREDITS_CHARGED.inc(credits)
+    return captured
 
 
 def release_credits(engine: Engine, import_id: str) -> Hold:

@@ -25,13 +25,11 @@ from services.ledger import (
     usage,
 )
 from services.ledger.config import LedgerSettings
-from services.shared import bus, lifecycle, logs, rpc
+from services.shared import bus, lifecycle, logs, readiness, rpc
 from services.shared.errors import InvalidRequest
 
 logger = logging.getLogger(__name__)
 
-# Time given to running RPCs and settlement handlers on shutdown.
-SHUTDOWN_GRACE_SECONDS = 10
 
 class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     """Serve the LedgerService RPCs from the database behind `engine`."""
@@ -261,7 +259,7 @@ async def serve(settings: LedgerSettings) -> None:
 async def _run(settings: LedgerSettings, engine: Engine, stopping: asyncio.Event) -> None:
     nats_client = await bus.connect(settings.nats.url, "ferry-ledger")
     js = nats_client.jetstream()
-    await bus.ensure_streams(js, settings.retention.seconds)
+    await bus.ensure_streams(js, settings.retention.seconds, settings.nats.replicas)
 
     server, health = rpc.create_server()
     ledger_pb2_grpc.add_LedgerServiceServicer_to_server(LedgerServicer(engine, settings), server)
@@ -270,7 +268,11 @@ async def _run(settings: LedgerSettings, engine: Engine, stopping: asyncio.Event
 
     consumer = settlement.create_consumer(js, engine)
     consumer_task = asyncio.create_task(consumer.run())
-    await rpc.set_serving(health, True)
+    monitor = readiness.ReadinessMonitor(
+        health,
+        {"nats": readiness.nats_check(nats_client), "database": readiness.database_check(engine)},
+    )
+    await monitor.start()
     logger.info("ledger listening on %s:%d", settings.host, port)
 
     stop_wait = asyncio.create_task(stopping.wait())
@@ -280,14 +282,14 @@ async def _run(settings: LedgerSettings, engine: Engine, stopping: asyncio.Event
         logger.error("the settlement consumer failed: %s: %s; shutting down",
                      type(failure).__name__, failure)
 
-    await rpc.set_serving(health, False)
-    await consumer.stop(SHUTDOWN_GRACE_SECONDS)
+    await monitor.stop()
+    await consumer.stop(settings.shutdown.grace_seconds)
     stop_wait.cancel()
     consumer_task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await asyncio.gather(consumer_task, return_exceptions=True)
     await nats_client.drain()
-    await server.stop(SHUTDOWN_GRACE_SECONDS)
+    await server.stop(settings.shutdown.grace_seconds)
     logger.info("ledger stopped")
 
     if failure is not None:

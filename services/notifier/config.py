@@ -13,6 +13,8 @@ from services.shared.config import (
     group,
     setting,
 )
+from services.shared.lifecycle import ShutdownSettings
+from services.shared.metrics import MetricsSettings
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class NotifierSettings:
         "after its last attempt, in seconds. Empty means FERRY_RETENTION_SECONDS.",
     )
     log: LogSettings = group(LogSettings)
+    metrics: MetricsSettings = group(MetricsSettings)
+    shutdown: ShutdownSettings = group(ShutdownSettings)
     nats: NatsSettings = group(NatsSettings)
     peers: PeerSettings = group(PeerSettings)
     url_policy: UrlPolicy = group(UrlPolicy)

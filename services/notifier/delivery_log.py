@@ -43,10 +43,16 @@ class DeliveryLog:
         self._kv = kv
 
     @classmethod
-    async def open(cls, js: JetStreamContext, ttl_seconds: float) -> DeliveryLog:
+    async def open(
+        cls, js: JetStreamContext, ttl_seconds: float, replicas: int = 1
+    ) -> DeliveryLog:
         """Create or update the bucket, keeping entries `ttl_seconds`, and bind to it."""
         config = KeyValueConfig(
-            bucket=bus.DELIVERIES_BUCKET, history=1, ttl=ttl_seconds, storage=StorageType.FILE
+            bucket=bus.DELIVERIES_BUCKET,
+            history=1,
+            ttl=ttl_seconds,
+            storage=StorageType.FILE,
+            replicas=replicas,
         )
         await bus.ensure_bucket(js, config)
         return cls(await js.key_value(bus.DELIVERIES_BUCKET))

@@ -22,7 +22,7 @@ from services.notifier.notifications import log_key_of
 from services.notifier.payload import event_type_of
 from services.notifier.transport import create_client
 from services.notifier.webhooks import WebhookSender
-from services.shared import bus, lifecycle, netguard, rpc
+from services.shared import bus, lifecycle, netguard, readiness, rpc
 from services.shared.bus import EventType
 from services.shared.consumer import PullConsumer
 from services.shared.errors import InvalidRequest, Unavailable
@@ -31,8 +31,6 @@ logger = logging.getLogger(__name__)
 
 # Import and metadata events, and redeliveries; the handler acks any other event unsent.
 EVENTS_FILTER = "ferry.events.>"
-# Shorter than Kubernetes' default termination grace period of 30 s.
-SHUTDOWN_GRACE_SECONDS = 20.0
 # Time on top of the webhook and ledger timeouts before JetStream redelivers an
 # unacknowledged event, covering the delivery log write and a slow event loop.
 ACK_WAIT_MARGIN_SECONDS = 30.0
@@ -164,8 +162,10 @@ async def serve(settings: NotifierSettings, stopping: asyncio.Event | None = Non
         nc = await bus.connect(settings.nats.url, name="ferry-notifier")
         resources.push_async_callback(nc.close)
         js = nc.jetstream()
-        await bus.ensure_streams(js, settings.retention.seconds)
-        delivery_log = await DeliveryLog.open(js, settings.delivery_log_ttl_seconds)
+        await bus.ensure_streams(js, settings.retention.seconds, settings.nats.replicas)
+        delivery_log = await DeliveryLog.open(
+            js, settings.delivery_log_ttl_seconds, settings.nats.replicas
+        )
 
         ledger_channel = rpc.open_channel(settings.peers.ledger)
         resources.push_async_callback(ledger_channel.close)
@@ -196,18 +196,20 @@ async def serve(settings: NotifierSettings, stopping: asyncio.Event | None = Non
         port = rpc.bind_port(server, settings.host, settings.port)
         await server.start()
         resources.push_async_callback(server.stop, None)
-        await rpc.set_serving(health, True)
+        monitor = readiness.ReadinessMonitor(health, {"nats": readiness.nats_check(nc)})
+        await monitor.start()
+        resources.push_async_callback(monitor.stop)
 
         consuming = asyncio.create_task(consumer.run())
         logger.info("notifier listening on %s:%d", settings.host, port)
         await _wait_for_stop(stopping, consuming)
 
         logger.info("notifier stopping")
-        await rpc.set_serving(health, False)
-        await consumer.stop(SHUTDOWN_GRACE_SECONDS)
+        await monitor.stop()
+        await consumer.stop(settings.shutdown.grace_seconds)
         await consuming
         await nc.drain()
-        await server.stop(SHUTDOWN_GRACE_SECONDS)
+        await server.stop(settings.shutdown.grace_seconds)
         logger.info("notifier stopped")
 
 

@@ -24,7 +24,7 @@ from nats.aio.msg import Msg
 from services.notifier.delivery_log import DeliveryLog
 from services.notifier.notifications import Notification, decode
 from services.notifier.payload import build_body, build_headers, sample_event
-from services.shared import logs
+from services.shared import logs, metrics
 from services.shared.bus import EventType
 from services.shared.errors import FerryError, NotFound
 from services.shared.netguard import BlockedAddressError
@@ -35,6 +35,11 @@ logger = logging.getLogger(__name__)
 MAX_RESPONSE_BYTES = 64 * 1024
 EXCERPT_CHARS = 200
 
+_OUTCOME_LABELS = {
+    notifier_pb2.DELIVERY_OUTCOME_DELIVERED: "delivered",
+    notifier_pb2.DELIVERY_OUTCOME_RETRYING: "retrying",
+    notifier_pb2.DELIVERY_OUTCOME_FAILED: "failed",
+}
 _FINAL_OUTCOMES = (
     notifier_pb2.DELIVERY_OUTCOME_DELIVERED,
     notifier_pb2.DELIVERY_OUTCOME_FAILED,
@@ -141,6 +146,7 @@ class WebhookSender:
         latency = time.monotonic() - started
 
         outcome = self._outcome(result, attempt_number)
+        metrics.WEBHOOK_ATTEMPTS.labels(outcome=_OUTCOME_LABELS[outcome]).inc()
         attempt = _attempt_record(
             notification, attempt_number, attempted_at, latency, result, outcome
         )

@@ -9,7 +9,6 @@ from __future__ import annotations
 import enum
 import logging
 
-import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import (
@@ -69,13 +68,18 @@ async def connect(url: str, name: str, max_reconnect_attempts: int = -1) -> Clie
     async def on_error(exc: Exception) -> None:
         logger.error("NATS error: %s: %s", type(exc).__name__, exc)
 
+    client = Client()
+
     async def on_disconnect() -> None:
+        if client.is_closed or client.is_draining:
+            logger.info("disconnected from NATS")  # a close or drain that we asked for
+            return
         logger.warning("disconnected from NATS; reconnecting")
 
     async def on_reconnect() -> None:
         logger.info("reconnected to NATS")
 
-    return await nats.connect(
+    await client.connect(
         servers=url.split(","),
         name=name,
         error_cb=on_error,
@@ -84,10 +88,15 @@ async def connect(url: str, name: str, max_reconnect_attempts: int = -1) -> Clie
         max_reconnect_attempts=max_reconnect_attempts,
         reconnect_time_wait=1,
     )
+    return client
 
 
-async def ensure_streams(js: JetStreamContext, retention_seconds: int) -> None:
-    """Create or update the streams and key-value buckets Ferry uses."""
+async def ensure_streams(js: JetStreamContext, retention_seconds: int, replicas: int = 1) -> None:
+    """Create or update the streams and key-value buckets Ferry uses.
+
+    `replicas` is the number of copies a NATS cluster keeps of each (FERRY_NATS_REPLICAS).
+    Changing it on an existing stream or bucket updates it in place.
+    """
     await _ensure_stream(
         js,
         StreamConfig(
@@ -96,6 +105,7 @@ async def ensure_streams(js: JetStreamContext, retention_seconds: int) -> None:
             retention=RetentionPolicy.WORK_QUEUE,
             storage=StorageType.FILE,
             duplicate_window=DUPLICATE_WINDOW_SECONDS,
+            num_replicas=replicas,
         ),
     )
     await _ensure_stream(
@@ -108,13 +118,20 @@ async def ensure_streams(js: JetStreamContext, retention_seconds: int) -> None:
             max_age=EVENTS_MAX_AGE_SECONDS,
             duplicate_window=DUPLICATE_WINDOW_SECONDS,
             discard=DiscardPolicy.OLD,
+            num_replicas=replicas,
         ),
     )
     # The notifier creates DELIVERIES_BUCKET itself, with its own retention setting.
     record_ttl = retention_seconds + RECORD_GRACE_SECONDS
     await ensure_bucket(
         js,
-        KeyValueConfig(bucket=IMPORTS_BUCKET, history=1, ttl=record_ttl, storage=StorageType.FILE),
+        KeyValueConfig(
+            bucket=IMPORTS_BUCKET,
+            history=1,
+            ttl=record_ttl,
+            storage=StorageType.FILE,
+            replicas=replicas,
+        ),
     )
 
 
@@ -127,15 +144,20 @@ async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
 
 
 async def ensure_bucket(js: JetStreamContext, config: KeyValueConfig) -> None:
-    """Create the key-value bucket, or apply `config.ttl` to the bucket that exists."""
+    """Create the key-value bucket, or apply `config.ttl` and replicas to the one that exists."""
     try:
         await js.create_key_value(config)
     except BadRequestError:
-        # The bucket exists with another TTL (a retention setting changed): apply ours
-        # to the stream behind it, which nats-py names KV_<bucket>. JetStream rejects a
-        # duplicate window longer than the stream's max age.
+        # The bucket exists with another TTL (a retention setting changed) or replica
+        # count (FERRY_NATS_REPLICAS changed): apply ours to the stream behind it, which
+        # nats-py names KV_<bucket>. JetStream rejects a duplicate window longer than the
+        # stream's max age.
         info = await js.stream_info(f"KV_{config.bucket}")
         duplicate_window = min(info.config.duplicate_window or config.ttl, config.ttl)
         await js.update_stream(
-            info.config.evolve(max_age=config.ttl, duplicate_window=duplicate_window)
+            info.config.evolve(
+                max_age=config.ttl,
+                duplicate_window=duplicate_window,
+                num_replicas=config.replicas,
+            )
         )

@@ -134,6 +134,19 @@ class NatsSettings:
     url: str = setting(
         "FERRY_NATS_URL", "nats://127.0.0.1:4222", "NATS server URL; comma-separate several."
     )
+    replicas: int = setting(
+        "FERRY_NATS_REPLICAS",
+        1,
+        "Copies JetStream keeps of each Ferry stream and key-value bucket: 1 for a single "
+        "server, 3 for a 3-node cluster (at most 5, and at most the number of servers).",
+    )
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.replicas <= 5:
+            raise ConfigError(
+                f"FERRY_NATS_REPLICAS={self.replicas} is out of range; set it to 1 for a "
+                "single NATS server or 3 for a 3-node cluster (JetStream allows 1 to 5)"
+            )
 
 
 @dataclass(frozen=True)

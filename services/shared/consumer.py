@@ -11,7 +11,12 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig
 
+from services.shared import metrics
+
 logger = logging.getLogger(__name__)
+
+# How often each process reads the consumer's pending counts for the metrics.
+DEPTH_SAMPLE_SECONDS = 5.0
 
 Handler = Callable[[Msg], Awaitable[None]]
 
@@ -59,12 +64,13 @@ class PullConsumer:
             self._subject, durable=self._durable, stream=self._stream, config=self._config
         )
         logger.info("consuming %s as %s", self._subject, self._durable)
+        sampler = asyncio.create_task(self._sample_depth())
         try:
             while not self._stopping.is_set():
                 await self._slots.acquire()
                 try:
                     messages = await subscription.fetch(1, timeout=1)
-                except (nats.errors.TimeoutError, asyncio.TimeoutError):
+                except (TimeoutError, nats.errors.TimeoutError):
                     self._slots.release()
                     continue
                 except Exception as exc:
@@ -83,6 +89,7 @@ class PullConsumer:
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)
         finally:
+            sampler.cancel()
             await subscription.unsubscribe()
 
     async def stop(self, grace_seconds: float) -> None:
@@ -92,13 +99,34 @@ class PullConsumer:
             return
         logger.info("waiting up to %.0f s for %d running handlers", grace_seconds, len(self._tasks))
         _, pending = await asyncio.wait(set(self._tasks), timeout=grace_seconds)
+        if pending:
+            logger.warning(
+                "%d handlers of %s still running after %.0f s; handing their messages back "
+                "so another replica takes them", len(pending), self._durable, grace_seconds,
+            )
         for task in pending:
             task.cancel()
         if pending:
             await asyncio.wait(pending)
 
+    async def _sample_depth(self) -> None:
+        """Copy the consumer's pending and ack-pending counts into the metrics, periodically."""
+        while True:
+            try:
+                info = await self._js.consumer_info(self._stream, self._durable)
+            except Exception as exc:  # a metric is not worth stopping the consumer for
+                logger.debug("could not read consumer info of %s: %s", self._durable, exc)
+            else:
+                metrics.CONSUMER_PENDING.labels(consumer=self._durable).set(info.num_pending or 0)
+                metrics.CONSUMER_ACK_PENDING.labels(consumer=self._durable).set(
+                    info.num_ack_pending or 0
+                )
+            await asyncio.sleep(DEPTH_SAMPLE_SECONDS)
+
     async def _handle(self, message: Msg) -> None:
         try:
+            if message.metadata.num_delivered > 1:
+                metrics.CONSUMER_REDELIVERIES.labels(consumer=self._durable).inc()
             await self._handler(message)
         except asyncio.CancelledError:
             await _nak_quietly(message)

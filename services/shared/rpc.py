@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
+import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -13,13 +17,14 @@ from google.protobuf import json_format, struct_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from services.shared import logs
+from services.shared import logs, metrics
 from services.shared.errors import FerryError, InternalError, error_class_for
 
 logger = logging.getLogger(__name__)
 
 ERROR_DOMAIN = "ferry"
 _STATUS_DETAILS_KEY = "grpc-status-details-bin"
+_UNKNOWN = grpc.StatusCode.UNKNOWN
 _ID_HEADERS = {"x-request-id": logs.request_id_var, "x-account-id": logs.account_id_var,
                "x-import-id": logs.import_id_var}
 
@@ -100,11 +105,13 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
             ids = {name.removeprefix("x-").replace("-", "_"): metadata.get(name, "")
                    for name in _ID_HEADERS}
-            with logs.bind(**{key: value for key, value in ids.items() if value}):
+            with logs.bind(**{key: value for key, value in ids.items() if value}), \
+                    _measured(method) as outcome:
                 try:
                     return await inner(request, context)
                 except FerryError as error:
                     logger.info("%s failed: %s (%s)", method, error.message, error.code)
+                    outcome.code = error.grpc_status
                     status = status_for(error)
                     await context.abort(
                         error.grpc_status,
@@ -112,9 +119,15 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                         trailing_metadata=((_STATUS_DETAILS_KEY, status.SerializeToString()),),
                     )
                 except grpc.aio.AbortError:
+                    code = context.code()
+                    outcome.code = code if isinstance(code, grpc.StatusCode) else _UNKNOWN
+                    raise
+                except asyncio.CancelledError:
+                    outcome.code = grpc.StatusCode.CANCELLED
                     raise
                 except Exception:
                     logger.exception("%s failed with an unexpected error", method)
+                    outcome.code = grpc.StatusCode.INTERNAL
                     await context.abort(grpc.StatusCode.INTERNAL, "internal error")
 
         return grpc.unary_unary_rpc_method_handler(
@@ -122,6 +135,23 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
+
+
+@dataclass
+class _Outcome:
+    code: grpc.StatusCode = grpc.StatusCode.OK
+
+
+@contextlib.contextmanager
+def _measured(method: str) -> Iterator[_Outcome]:
+    """Count one call of `method` by status code and observe its duration."""
+    outcome = _Outcome()
+    started = time.perf_counter()
+    try:
+        yield outcome
+    finally:
+        metrics.GRPC_REQUEST_SECONDS.labels(method=method).observe(time.perf_counter() - started)
+        metrics.GRPC_REQUESTS.labels(method=method, code=outcome.code.name).inc()
 
 
 class ClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):

@@ -124,6 +124,7 @@ def test_describe_includes_groups() -> None:
         "FERRY_TEST_DELAYS",
         "FERRY_TEST_LIMIT",
         "FERRY_NATS_URL",
+        "FERRY_NATS_REPLICAS",
     ]
     assert docs["FERRY_TEST_DELAYS"].default == (1.0, 2.0)
     assert docs["FERRY_TEST_WORKERS"].help == "Worker count."
