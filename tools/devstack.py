@@ -150,9 +150,14 @@ class Stack:
         text = path.read_text(errors="replace").splitlines()[-lines:]
         return "\n".join(text)
 
-    def create_account(self, name: str, credits: int) -> DevAccount:
-        """Create an account through the ledger's CreateAccount call."""
-        request = ledger_pb2.CreateAccountRequest(name=name, credits=credits)
+    def create_account(
+        self, name: str, credits: int, limits: ledger_pb2.LimitsUpdate | None = None
+    ) -> DevAccount:
+        """Create an account through the ledger's CreateAccount call.
+
+        `limits` overrides the default per-account limits; unset fields keep the defaults.
+        """
+        request = ledger_pb2.CreateAccountRequest(name=name, credits=credits, limits=limits)
         with grpc.insecure_channel(self.ledger_addr) as channel:
             stub = ledger_pb2_grpc.LedgerServiceStub(channel)
             response = stub.CreateAccount(request, timeout=_CALL_TIMEOUT_SECONDS)

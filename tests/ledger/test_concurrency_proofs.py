@@ -250,6 +250,7 @@ def gateway_processes(proof_stack, tmp_path) -> Iterator[list[str]]:
                 "FERRY_IMPORTER_ADDR": f"127.0.0.1:{launch.free_port()}",
                 "FERRY_NOTIFIER_ADDR": f"127.0.0.1:{launch.free_port()}",
                 "FERRY_LOG_FORMAT": "text",
+                "FERRY_METRICS_PORT": "0",
             }
             process = launch.spawn(f"gateway-{index}", [sys.executable, "-m", "services.gateway"],
                                    tmp_path / "logs", env=env)

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.e2e
 
 REPLICAS = 3
 IMPORTS = 30
-INITIAL_CREDITS = 1000
+INITIAL_CREDITS = 100_000  # each import holds an estimated 100 credits until it finishes
 
 
 @pytest.mark.timeout(300)
@@ -28,7 +28,9 @@ def test_three_importers_share_thirty_imports(
     start_importer: Callable[..., Importer],
     media_server: media.MediaServer,
 ):
-    account = replica_stack.create_account("scaling", INITIAL_CREDITS)
+    # Every import is queued at once, so lift the default cap of 2 running imports.
+    limits = ledger_pb2.LimitsUpdate(concurrent_imports=IMPORTS)
+    account = replica_stack.create_account("scaling", INITIAL_CREDITS, limits)
     importers = [start_importer(f"replica{index}") for index in range(REPLICAS)]
     url = media_server.url("small.mp4")
 

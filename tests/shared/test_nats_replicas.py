@@ -21,7 +21,6 @@ STREAMS = (
     bus.JOBS_STREAM,
     bus.EVENTS_STREAM,
     f"KV_{bus.IMPORTS_BUCKET}",
-    f"KV_{bus.DELIVERIES_BUCKET}",
 )
 
 
