@@ -1,4 +1,7 @@
-"""The REST endpoints: POST /import, GET /import/status, GET /import/webhooks, GET /healthz."""
+"""The REST endpoints: POST /import, GET /import/status, GET /import/webhooks, GET /healthz.
+
+The metadata endpoints are in metadata_routes.py.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from services.gateway.auth import authenticated
+from services.gateway.metadata_routes import METADATA_ROUTES
 from services.gateway.parsing import decode_json_object, parse_import_request
 from services.gateway.peers import request_peers
 from services.gateway.rendering import render_attempt, render_import, render_started
@@ -63,6 +67,7 @@ ROUTES = [
     Route("/import/status", import_status, methods=["GET"]),
     Route("/import/webhooks", import_webhooks, methods=["GET"]),
     Route("/healthz", healthz, methods=["GET"]),
+    *METADATA_ROUTES,
 ]
 
 

@@ -54,6 +54,20 @@ class ImporterSettings:
     timeout_seconds: int = setting(
         "FERRY_IMPORT_TIMEOUT_SECONDS", 3600, "Seconds one download may take before it is stopped."
     )
+    metadata_wait_seconds: float = setting(
+        "FERRY_METADATA_WAIT_SECONDS",
+        5.0,
+        "Seconds GET and POST /metadata wait for the extraction before answering with the job "
+        "id to poll; below FERRY_GRPC_TIMEOUT_SECONDS.",
+    )
+    metadata_timeout_seconds: float = setting(
+        "FERRY_METADATA_TIMEOUT_SECONDS", 60.0, "Seconds one metadata extraction may take."
+    )
+    metadata_concurrency: int = setting(
+        "FERRY_METADATA_CONCURRENCY",
+        4,
+        "Metadata extractions one importer process runs at the same time; more wait queued.",
+    )
     log: LogSettings = group(LogSettings)
     nats: NatsSettings = group(NatsSettings)
     s3: S3Settings = group(S3Settings)
@@ -70,6 +84,18 @@ class ImporterSettings:
         if self.max_deliver < 1:
             raise ConfigError(
                 f"FERRY_IMPORTER_MAX_DELIVER={self.max_deliver} is too small; set it to 1 or more"
+            )
+        if self.metadata_concurrency < 1:
+            raise ConfigError(
+                f"FERRY_METADATA_CONCURRENCY={self.metadata_concurrency} is too small; "
+                "set it to 1 or more"
+            )
+        # StartMetadata returns within the wait, which must end before the gateway's deadline.
+        if not 0 <= self.metadata_wait_seconds <= self.peers.timeout_seconds - 1:
+            raise ConfigError(
+                f"FERRY_METADATA_WAIT_SECONDS={self.metadata_wait_seconds} must be from 0 to "
+                f"FERRY_GRPC_TIMEOUT_SECONDS - 1 = {self.peers.timeout_seconds - 1:g}; "
+                "lower the wait or raise the gRPC timeout"
             )
         # A heartbeat must reach JetStream well before the ack wait ends, or a running job
         # is handed to a second worker.

@@ -34,6 +34,10 @@ NOTIFIER_CONSUMER = "notifier"
 
 IMPORTS_BUCKET = "ferry_imports"
 DELIVERIES_BUCKET = "ferry_webhook_deliveries"
+# Metadata jobs (ferry.importer.v1.MetadataJob, protobuf bytes), kept for the retention period.
+METADATA_BUCKET = "ferry_metadata"
+# The notifier's consumer of metadata events, beside NOTIFIER_CONSUMER for import events.
+NOTIFIER_METADATA_CONSUMER = "notifier-metadata"
 
 # How long JetStream remembers a Nats-Msg-Id to drop a duplicate publish.
 DUPLICATE_WINDOW_SECONDS = 600
@@ -48,6 +52,8 @@ class EventType(enum.StrEnum):
 
     IMPORT_COMPLETED = "import.completed"
     IMPORT_FAILED = "import.failed"
+    METADATA_COMPLETED = "metadata.completed"
+    METADATA_FAILED = "metadata.failed"
 
     @property
     def subject(self) -> str:
@@ -111,6 +117,12 @@ async def ensure_streams(js: JetStreamContext, retention_seconds: int) -> None:
         await _ensure_bucket(
             js, KeyValueConfig(bucket=bucket, history=1, ttl=record_ttl, storage=StorageType.FILE)
         )
+    await _ensure_bucket(
+        js,
+        KeyValueConfig(
+            bucket=METADATA_BUCKET, history=1, ttl=retention_seconds, storage=StorageType.FILE
+        ),
+    )
 
 
 async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:

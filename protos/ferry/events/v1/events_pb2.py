@@ -26,17 +26,19 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from ferry.importer.v1 import importer_pb2 as ferry_dot_importer_dot_v1_dot_importer__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x66\x65rry/events/v1/events.proto\x12\x0f\x66\x65rry.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a ferry/importer/v1/importer.proto\"2\n\tImportJob\x12\x11\n\timport_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\"\xa5\x01\n\x0bImportEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12(\n\x04type\x18\x02 \x01(\x0e\x32\x1a.ferry.events.v1.EventType\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x06record\x18\x04 \x01(\x0b\x32\x19.ferry.importer.v1.Import*f\n\tEventType\x12\x1a\n\x16\x45VENT_TYPE_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x45VENT_TYPE_IMPORT_COMPLETED\x10\x01\x12\x1c\n\x18\x45VENT_TYPE_IMPORT_FAILED\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x66\x65rry/events/v1/events.proto\x12\x0f\x66\x65rry.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a ferry/importer/v1/importer.proto\"2\n\tImportJob\x12\x11\n\timport_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\"\xa5\x01\n\x0bImportEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12(\n\x04type\x18\x02 \x01(\x0e\x32\x1a.ferry.events.v1.EventType\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x06record\x18\x04 \x01(\x0b\x32\x19.ferry.importer.v1.Import\"\xa9\x01\n\rMetadataEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12(\n\x04type\x18\x02 \x01(\x0e\x32\x1a.ferry.events.v1.EventType\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x03job\x18\x04 \x01(\x0b\x32\x1e.ferry.importer.v1.MetadataJob*\xa9\x01\n\tEventType\x12\x1a\n\x16\x45VENT_TYPE_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x45VENT_TYPE_IMPORT_COMPLETED\x10\x01\x12\x1c\n\x18\x45VENT_TYPE_IMPORT_FAILED\x10\x02\x12!\n\x1d\x45VENT_TYPE_METADATA_COMPLETED\x10\x03\x12\x1e\n\x1a\x45VENT_TYPE_METADATA_FAILED\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ferry.events.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_EVENTTYPE']._serialized_start=336
-  _globals['_EVENTTYPE']._serialized_end=438
+  _globals['_EVENTTYPE']._serialized_start=509
+  _globals['_EVENTTYPE']._serialized_end=678
   _globals['_IMPORTJOB']._serialized_start=116
   _globals['_IMPORTJOB']._serialized_end=166
   _globals['_IMPORTEVENT']._serialized_start=169
   _globals['_IMPORTEVENT']._serialized_end=334
+  _globals['_METADATAEVENT']._serialized_start=337
+  _globals['_METADATAEVENT']._serialized_end=506
 # @@protoc_insertion_point(module_scope)

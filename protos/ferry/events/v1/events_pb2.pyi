@@ -15,9 +15,13 @@ class EventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EVENT_TYPE_UNSPECIFIED: _ClassVar[EventType]
     EVENT_TYPE_IMPORT_COMPLETED: _ClassVar[EventType]
     EVENT_TYPE_IMPORT_FAILED: _ClassVar[EventType]
+    EVENT_TYPE_METADATA_COMPLETED: _ClassVar[EventType]
+    EVENT_TYPE_METADATA_FAILED: _ClassVar[EventType]
 EVENT_TYPE_UNSPECIFIED: EventType
 EVENT_TYPE_IMPORT_COMPLETED: EventType
 EVENT_TYPE_IMPORT_FAILED: EventType
+EVENT_TYPE_METADATA_COMPLETED: EventType
+EVENT_TYPE_METADATA_FAILED: EventType
 
 class ImportJob(_message.Message):
     __slots__ = ("import_id", "account_id")
@@ -38,3 +42,15 @@ class ImportEvent(_message.Message):
     occurred_at: _timestamp_pb2.Timestamp
     record: _importer_pb2.Import
     def __init__(self, event_id: _Optional[str] = ..., type: _Optional[_Union[EventType, str]] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., record: _Optional[_Union[_importer_pb2.Import, _Mapping]] = ...) -> None: ...
+
+class MetadataEvent(_message.Message):
+    __slots__ = ("event_id", "type", "occurred_at", "job")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    type: EventType
+    occurred_at: _timestamp_pb2.Timestamp
+    job: _importer_pb2.MetadataJob
+    def __init__(self, event_id: _Optional[str] = ..., type: _Optional[_Union[EventType, str]] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., job: _Optional[_Union[_importer_pb2.MetadataJob, _Mapping]] = ...) -> None: ...
