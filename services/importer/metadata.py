@@ -45,7 +45,10 @@ class MetadataJobs:
 
     def __init__(self, settings: ImporterSettings, js: JetStreamContext, kv: KeyValue) -> None:
         self._allow_private = settings.urls.allow_private
-        self._wait_seconds = settings.metadata_wait_seconds
+        # StartMetadata has to answer before the gateway's gRPC deadline.
+        self._wait_seconds = min(
+            settings.metadata_wait_seconds, max(0.0, settings.peers.timeout_seconds - 1)
+        )
         self._timeout_seconds = settings.metadata_timeout_seconds
         self._js = js
         self._kv = kv
@@ -82,7 +85,7 @@ class MetadataJobs:
             created_at=_now(),
         )
         await self._put(job)
-        task = asyncio.create_task(self._run(importer_pb2.MetadataJob(job)))
+        task = asyncio.create_task(self._run(_copy(job)))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -191,7 +194,7 @@ class MetadataJobs:
         started = job.started_at.ToDatetime(tzinfo=UTC)
         if datetime.now(UTC) - started <= limit:
             return job
-        stale = importer_pb2.MetadataJob(job)
+        stale = _copy(job)
         _fail(stale, "interrupted", "the importer stopped during the extraction; retry")
         return stale
 
@@ -200,6 +203,12 @@ def failure_error(job: importer_pb2.MetadataJob) -> FerryError:
     """Return the client error for a failed job: 404 when the page is not there, else 400."""
     error_class = NotFound if job.error_code in NOT_FOUND_CODES else InvalidRequest
     return error_class(job.message, code=job.error_code, metadataId=job.metadata_id, url=job.url)
+
+
+def _copy(job: importer_pb2.MetadataJob) -> importer_pb2.MetadataJob:
+    copy = importer_pb2.MetadataJob()
+    copy.CopyFrom(job)
+    return copy
 
 
 def _fail(job: importer_pb2.MetadataJob, code: str, message: str) -> None:

@@ -12,12 +12,17 @@ from standardwebhooks.webhooks import Webhook
 
 from services.notifier.transport import USER_AGENT
 from services.shared.bus import EventType
+from services.shared.metadata_view import render_metadata_job
 
 _EVENT_TYPES = {
     events_pb2.EVENT_TYPE_IMPORT_COMPLETED: EventType.IMPORT_COMPLETED,
     events_pb2.EVENT_TYPE_IMPORT_FAILED: EventType.IMPORT_FAILED,
 }
 _STATUSES = {EventType.IMPORT_COMPLETED: "completed", EventType.IMPORT_FAILED: "failed"}
+_METADATA_EVENT_TYPES = {
+    events_pb2.EVENT_TYPE_METADATA_COMPLETED: EventType.METADATA_COMPLETED,
+    events_pb2.EVENT_TYPE_METADATA_FAILED: EventType.METADATA_FAILED,
+}
 
 
 def event_type_of(event: events_pb2.ImportEvent) -> EventType | None:
@@ -40,6 +45,21 @@ def build_body(event: events_pb2.ImportEvent, event_type: EventType) -> bytes:
         "duration": media.duration_seconds if media and media.duration_seconds else None,
         "creditsUsed": record.credits_used,
         "message": record.message,
+        "timestamp": _isoformat(event.occurred_at.ToDatetime()),
+    }
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def metadata_event_type_of(event: events_pb2.MetadataEvent) -> EventType | None:
+    """Return the webhook type of a metadata event, or None for a type the notifier doesn't send."""
+    return _METADATA_EVENT_TYPES.get(event.type)
+
+
+def build_metadata_body(event: events_pb2.MetadataEvent, event_type: EventType) -> bytes:
+    """Render the metadata webhook: the type, the job as GET /metadata/status shows it, a time."""
+    payload: dict[str, Any] = {
+        "type": event_type.value,
+        **render_metadata_job(event.job),
         "timestamp": _isoformat(event.occurred_at.ToDatetime()),
     }
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()

@@ -22,6 +22,7 @@ from services.shared.errors import InvalidRequest
 logger = logging.getLogger(__name__)
 
 EVENTS_FILTER = "ferry.events.import.>"
+METADATA_EVENTS_FILTER = "ferry.events.metadata.>"
 # Shorter than Kubernetes' default termination grace period of 30 s.
 SHUTDOWN_GRACE_SECONDS = 20.0
 # Time on top of the webhook and ledger timeouts before JetStream redelivers an
@@ -94,6 +95,16 @@ async def serve(settings: NotifierSettings, stopping: asyncio.Event | None = Non
             concurrency=settings.concurrency,
         )
 
+        metadata_consumer = PullConsumer(
+            js,
+            stream=bus.EVENTS_STREAM,
+            subject=METADATA_EVENTS_FILTER,
+            durable=bus.NOTIFIER_METADATA_CONSUMER,
+            config=consumer_config(settings),
+            handler=sender.handle_metadata,
+            concurrency=settings.concurrency,
+        )
+
         server, health = rpc.create_server()
         notifier_pb2_grpc.add_NotifierServiceServicer_to_server(
             NotifierServicer(delivery_log), server
@@ -103,17 +114,24 @@ async def serve(settings: NotifierSettings, stopping: asyncio.Event | None = Non
         resources.push_async_callback(server.stop, None)
         await rpc.set_serving(health, True)
 
-        consuming = asyncio.create_task(consumer.run())
+        consuming = asyncio.create_task(_run_all(consumer, metadata_consumer))
         logger.info("notifier listening on %s:%d", settings.host, port)
         await _wait_for_stop(stopping, consuming)
 
         logger.info("notifier stopping")
         await rpc.set_serving(health, False)
-        await consumer.stop(SHUTDOWN_GRACE_SECONDS)
+        await asyncio.gather(
+            consumer.stop(SHUTDOWN_GRACE_SECONDS), metadata_consumer.stop(SHUTDOWN_GRACE_SECONDS)
+        )
         await consuming
         await nc.drain()
         await server.stop(SHUTDOWN_GRACE_SECONDS)
         logger.info("notifier stopped")
+
+
+async def _run_all(*consumers: PullConsumer) -> None:
+    """Run the consumers until all have stopped; the first one to fail fails the whole."""
+    await asyncio.gather(*(consumer.run() for consumer in consumers))
 
 
 async def _wait_for_stop(stopping: asyncio.Event, consuming: asyncio.Task[None]) -> None:

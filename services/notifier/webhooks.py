@@ -22,7 +22,13 @@ from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
 
 from services.notifier.delivery_log import DeliveryLog
-from services.notifier.payload import build_body, build_headers, event_type_of
+from services.notifier.payload import (
+    build_body,
+    build_headers,
+    build_metadata_body,
+    event_type_of,
+    metadata_event_type_of,
+)
 from services.shared import logs
 from services.shared.bus import EventType
 from services.shared.errors import FerryError, NotFound
@@ -53,8 +59,21 @@ class AttemptResult:
         return 200 <= self.http_status < 300
 
 
+@dataclass(frozen=True)
+class Notice:
+    """One webhook to deliver: an import or metadata event, its receiver and its body."""
+
+    event_id: str
+    event_type: EventType
+    # The import id or metadata job id the delivery log files the attempts under.
+    key: str
+    account_id: str
+    webhook_url: str
+    body: bytes
+
+
 class WebhookSender:
-    """Handle import events from JetStream: sign, POST, log the attempt, settle the message."""
+    """Handle import and metadata events: sign, POST, log the attempt, settle the message."""
 
     def __init__(
         self,
@@ -74,7 +93,7 @@ class WebhookSender:
         self._ledger_timeout_seconds = ledger_timeout_seconds
 
     async def handle(self, message: Msg) -> None:
-        """Make one delivery attempt for the event in `message`, then settle the message."""
+        """Make one delivery attempt for the import event in `message`, then settle it."""
         try:
             event = events_pb2.ImportEvent.FromString(message.data)
         except DecodeError as exc:
@@ -83,32 +102,67 @@ class WebhookSender:
             return
 
         record = event.record
+        event_type = event_type_of(event)
+        notice = None
+        if record.webhook_url and event_type is not None:
+            notice = Notice(
+                event_id=event.event_id,
+                event_type=event_type,
+                key=record.import_id,
+                account_id=record.account_id,
+                webhook_url=record.webhook_url,
+                body=build_body(event, event_type),
+            )
         with logs.bind(import_id=record.import_id, account_id=record.account_id):
-            event_type = event_type_of(event)
-            if not record.webhook_url or event_type is None:
-                await message.ack()
-                return
-            if await self._already_settled(event):
-                logger.info("event %s was already delivered or given up; acking", event.event_id)
-                await message.ack()
-                return
+            await self._handle_notice(message, notice)
 
-            await self._deliver(message, event, event_type)
+    async def handle_metadata(self, message: Msg) -> None:
+        """Make one delivery attempt for the metadata event in `message`, then settle it."""
+        try:
+            event = events_pb2.MetadataEvent.FromString(message.data)
+        except DecodeError as exc:
+            logger.error("dropping an undecodable MetadataEvent on %s: %s", message.subject, exc)
+            await message.term()
+            return
 
-    async def _deliver(
-        self, message: Msg, event: events_pb2.ImportEvent, event_type: EventType
-    ) -> None:
+        job = event.job
+        event_type = metadata_event_type_of(event)
+        notice = None
+        if job.webhook_url and event_type is not None:
+            notice = Notice(
+                event_id=event.event_id,
+                event_type=event_type,
+                key=job.metadata_id,
+                account_id=job.account_id,
+                webhook_url=job.webhook_url,
+                body=build_metadata_body(event, event_type),
+            )
+        # The log context has no metadata id field; import_id carries the job's id.
+        with logs.bind(import_id=job.metadata_id, account_id=job.account_id):
+            await self._handle_notice(message, notice)
+
+    async def _handle_notice(self, message: Msg, notice: Notice | None) -> None:
+        if notice is None:
+            await message.ack()
+            return
+        if await self._already_settled(notice):
+            logger.info("event %s was already delivered or given up; acking", notice.event_id)
+            await message.ack()
+            return
+        await self._deliver(message, notice)
+
+    async def _deliver(self, message: Msg, notice: Notice) -> None:
         attempt_number = message.metadata.num_delivered
         attempted_at = datetime.now(UTC)
         started = time.monotonic()
-        result = await self._attempt(event, event_type, attempted_at)
+        result = await self._attempt(notice, attempted_at)
         latency = time.monotonic() - started
 
         outcome = self._outcome(result, attempt_number)
         attempt = notifier_pb2.DeliveryAttempt(
-            message_id=event.event_id,
-            event_type=event_type.value,
-            url=event.record.webhook_url,
+            message_id=notice.event_id,
+            event_type=notice.event_type.value,
+            url=notice.webhook_url,
             attempt=attempt_number,
             attempted_at=_timestamp(attempted_at),
             http_status=result.http_status,
@@ -116,15 +170,13 @@ class WebhookSender:
             error=result.error,
             outcome=outcome,
         )
-        await self._delivery_log.append(event.record.import_id, event.record.account_id, attempt)
+        await self._delivery_log.append(notice.key, notice.account_id, attempt)
 
         await self._settle(message, attempt, result)
 
-    async def _attempt(
-        self, event: events_pb2.ImportEvent, event_type: EventType, attempted_at: datetime
-    ) -> AttemptResult:
+    async def _attempt(self, notice: Notice, attempted_at: datetime) -> AttemptResult:
         try:
-            secrets = await self._webhook_secrets(event.record.account_id)
+            secrets = await self._webhook_secrets(notice.account_id)
         except NotFound as exc:
             return AttemptResult(
                 error=f"could not sign the webhook: {exc.message}", retryable=False
@@ -137,9 +189,8 @@ class WebhookSender:
                 retryable=False,
             )
 
-        body = build_body(event, event_type)
-        headers = build_headers(event.event_id, attempted_at, body, secrets)
-        return await self._post(event.record.webhook_url, body, headers)
+        headers = build_headers(notice.event_id, attempted_at, notice.body, secrets)
+        return await self._post(notice.webhook_url, notice.body, headers)
 
     async def _webhook_secrets(self, account_id: str) -> list[str]:
         request = ledger_pb2.GetWebhookSecretsRequest(account_id=account_id)
@@ -221,10 +272,10 @@ class WebhookSender:
             )
             await message.term()
 
-    async def _already_settled(self, event: events_pb2.ImportEvent) -> bool:
-        attempts = await self._delivery_log.attempts(event.record.import_id)
+    async def _already_settled(self, notice: Notice) -> bool:
+        attempts = await self._delivery_log.attempts(notice.key)
         return any(
-            attempt.message_id == event.event_id and attempt.outcome in _FINAL_OUTCOMES
+            attempt.message_id == notice.event_id and attempt.outcome in _FINAL_OUTCOMES
             for attempt in attempts
         )
 
