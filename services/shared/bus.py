@@ -139,5 +139,8 @@ async def _ensure_bucket(js: JetStreamContext, config: KeyValueConfig) -> None:
     except BadRequestError:
         # The bucket exists with another TTL (FERRY_RETENTION_SECONDS changed): apply ours
         # to the stream behind it, which nats-py names KV_<bucket>.
+        # JetStream rejects a duplicate window longer than the max age, which a short TTL
+        # (the metadata bucket's is the retention period) can be.
         info = await js.stream_info(f"KV_{config.bucket}")
-        await js.update_stream(info.config.evolve(max_age=config.ttl))
+        window = min(info.config.duplicate_window or config.ttl, config.ttl)
+        await js.update_stream(info.config.evolve(max_age=config.ttl, duplicate_window=window))
