@@ -51,7 +51,7 @@ METADATA_ROUTES = [
 
 
 async def _start(request: Request, account_id: str, basic: bool) -> Response:
-    """Answer 200 with the metadata when it is ready within the wait, else 202 with the id."""
+    """Respond 200 with the metadata when it is ready within the wait, else 202 with the id."""
     if request.method == "POST":
         fields: dict[str, Any] = decode_json_object(await request.body())
     else:
@@ -64,7 +64,7 @@ async def _start(request: Request, account_id: str, basic: bool) -> Response:
     request.state.import_id = job.metadata_id
     data = render_metadata_job(job)
     with logs.bind(import_id=job.metadata_id):
-        logger.info("metadata job answered %s", data["status"])
+        logger.info("metadata job returned with status %s", data["status"])
     if metadata_status_name(job) == "completed":
         return JSONResponse({"success": True, "data": data})
     route = "/metadata/basic" if basic else "/metadata"

@@ -2,7 +2,7 @@
 
 A job runs in the importer process that received StartMetadata, at most
 `metadata_concurrency` at a time. StartMetadata waits up to `metadata_wait_seconds` for it,
-so a fast extraction is answered in the same call.
+so a fast extraction is returned by the same call.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class MetadataJobs:
 
     def __init__(self, settings: ImporterSettings, js: JetStreamContext, kv: KeyValue) -> None:
         self._allow_private = settings.urls.allow_private
-        # StartMetadata has to answer before the gateway's gRPC deadline.
+        # StartMetadata must return before the gateway's gRPC deadline.
         self._wait_seconds = min(
             settings.metadata_wait_seconds, max(0.0, settings.peers.timeout_seconds - 1)
         )
@@ -66,7 +66,7 @@ class MetadataJobs:
         Raises the job's failure as InvalidRequest or NotFound when it fails within the wait.
         """
         if not request.account_id:
-            raise InvalidRequest("account_id is missing; pass the account that asks")
+            raise InvalidRequest("account_id is missing; pass the account that sends the request")
         url = await asyncio.to_thread(netguard.validate_url, request.url, self._allow_private)
         webhook_url = ""
         if request.webhook_url.strip():
@@ -98,7 +98,7 @@ class MetadataJobs:
         return finished
 
     async def get(self, request: importer_pb2.GetMetadataRequest) -> importer_pb2.MetadataJob:
-        """Return a job of the account; a basic id asked as full (or the reverse) is unknown."""
+        """Return a job of the account; a basic job read as full (or the reverse) is not found."""
         job = None
         if _METADATA_ID_PATTERN.fullmatch(request.metadata_id):
             job = await self._get(request.metadata_id)

@@ -32,7 +32,7 @@ from services.importer.ytdlp_child import (
     _take_stdout,
 )
 
-# A source that answers one of these has no such page: 404 for the client too.
+# A source that returns one of these statuses has no such page, so the client gets a 404 too.
 _GONE_STATUSES = (404, 410)
 
 

@@ -37,7 +37,7 @@ SelectFormats = Callable[[str], list[dict[str, Any]]]
 
 
 def preset_requests() -> list[tuple[str, importer_pb2.FormatRequest]]:
-    """Return each preset's name and the import parameters it stands for."""
+    """Return each preset's name and the import parameters it represents."""
     requests = [
         (f"{height}p", importer_pb2.FormatRequest(format=f"{height}p"))
         for height in PRESET_HEIGHTS
@@ -52,7 +52,7 @@ def describe_presets(select: SelectFormats, duration: float) -> list[dict[str, A
     A height preset exists when the format it selects is taller than the next lower preset
     (any height for 360p), so presets that fall back to the same format appear once. When
     no height preset exists but the source has video (its height unknown until downloaded,
-    say), a single "best" preset stands for it.
+    say), a single "best" preset represents it.
     """
     presets: list[dict[str, Any]] = []
     for index, (name, request) in enumerate(preset_requests()):
