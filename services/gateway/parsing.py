@@ -71,6 +71,16 @@ def parse_import_request(body: dict[str, Any]) -> importer_pb2.StartImportReques
     )
 
 
+def parse_metadata_request(fields: dict[str, Any]) -> importer_pb2.StartMetadataRequest:
+    """Build the StartMetadataRequest for a /metadata body or query (`url`, a webhook URL)."""
+    url = _optional_string(fields, "url")
+    if not url:
+        raise InvalidRequest(
+            'url is missing; pass the media URL as "url" in the body or as ?url=', field="url"
+        )
+    return importer_pb2.StartMetadataRequest(url=url, webhook_url=_webhook_url(fields))
+
+
 def json_type(value: object) -> str:
     """Return the JSON name of `value`'s type, for error messages."""
     if value is None:

@@ -80,6 +80,17 @@ class Peers:
         request = importer_pb2.GetImportRequest(account_id=account_id, import_id=import_id)
         return await _call("importer", self._importer.GetImport(request, timeout=self._timeout))
 
+    async def start_metadata(
+        self, request: importer_pb2.StartMetadataRequest
+    ) -> importer_pb2.MetadataJob:
+        # The importer answers within FERRY_METADATA_WAIT_SECONDS, below this deadline.
+        return await _call("importer", self._importer.StartMetadata(request, timeout=self._timeout))
+
+    async def get_metadata(
+        self, request: importer_pb2.GetMetadataRequest
+    ) -> importer_pb2.MetadataJob:
+        return await _call("importer", self._importer.GetMetadata(request, timeout=self._timeout))
+
     async def list_deliveries(
         self, account_id: str, import_id: str
     ) -> notifier_pb2.ListDeliveriesResponse:

@@ -1,4 +1,7 @@
-"""The REST endpoints: POST /import, GET /import/status, GET /import/webhooks, GET /healthz."""
+"""The REST endpoints: POST /import, GET /import/status, GET /import/webhooks, GET /healthz.
+
+The metadata endpoints are in metadata_routes.py.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from starlette.routing import Route
 
 from services.gateway.account_routes import ACCOUNT_ROUTES
 from services.gateway.auth import authenticated
+from services.gateway.metadata_routes import METADATA_ROUTES
 from services.gateway.parsing import decode_json_object, parse_import_request
 from services.gateway.peers import request_peers
 from services.gateway.rendering import render_attempt, render_import, render_started
@@ -70,6 +74,7 @@ ROUTES = [
     Route("/healthz", healthz, methods=["GET"]),
     *WEBHOOK_ROUTES,
     *ACCOUNT_ROUTES,
+    *METADATA_ROUTES,
 ]
 
 

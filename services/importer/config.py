@@ -63,6 +63,20 @@ class ImporterSettings:
         "minutes of 720p video. POST /import fails with 402 when the balance is smaller. "
         "The worker resizes the hold once yt-dlp reports the size.",
     )
+    metadata_wait_seconds: float = setting(
+        "FERRY_METADATA_WAIT_SECONDS",
+        5.0,
+        "Seconds GET and POST /metadata wait for the extraction before answering with the job "
+        "id to poll; capped at FERRY_GRPC_TIMEOUT_SECONDS minus 1 s, the gateway's deadline.",
+    )
+    metadata_timeout_seconds: float = setting(
+        "FERRY_METADATA_TIMEOUT_SECONDS", 60.0, "Seconds one metadata extraction may take."
+    )
+    metadata_concurrency: int = setting(
+        "FERRY_METADATA_CONCURRENCY",
+        4,
+        "Metadata extractions one importer process runs at the same time; more wait queued.",
+    )
     log: LogSettings = group(LogSettings)
     metrics: MetricsSettings = group(MetricsSettings)
     shutdown: ShutdownSettings = group(ShutdownSettings)
@@ -85,6 +99,16 @@ class ImporterSettings:
         if self.max_deliver < 1:
             raise ConfigError(
                 f"FERRY_IMPORTER_MAX_DELIVER={self.max_deliver} is too small; set it to 1 or more"
+            )
+        if self.metadata_concurrency < 1:
+            raise ConfigError(
+                f"FERRY_METADATA_CONCURRENCY={self.metadata_concurrency} is too small; "
+                "set it to 1 or more"
+            )
+        if self.metadata_wait_seconds < 0:
+            raise ConfigError(
+                f"FERRY_METADATA_WAIT_SECONDS={self.metadata_wait_seconds} is negative; "
+                "set it to 0 (always answer with a job id) or more"
             )
         # A heartbeat must reach JetStream well before the ack wait ends, or a running job
         # is handed to a second worker.

@@ -17,6 +17,7 @@ from nats.js import JetStreamContext
 from services.importer import formats
 from services.importer.config import ImporterSettings
 from services.importer.credits import CreditHolds
+from services.importer.metadata import MetadataJobs
 from services.importer.records import ImportRecords, is_import_id, new_import_id
 from services.importer.storage import MediaStorage
 from services.importer.worker import ImportWorker
@@ -37,9 +38,11 @@ class ImporterServicer(importer_pb2_grpc.ImporterServiceServicer):
         js: JetStreamContext,
         records: ImportRecords,
         holds: CreditHolds,
+        metadata: MetadataJobs,
     ) -> None:
         self._allow_private = settings.urls.allow_private
         self._hold_credits = settings.hold_credits
+        self._metadata = metadata
         self._js = js
         self._records = records
         self._holds = holds
@@ -92,6 +95,18 @@ class ImporterServicer(importer_pb2_grpc.ImporterServiceServicer):
                 )
             return record
 
+    async def StartMetadata(
+        self, request: importer_pb2.StartMetadataRequest, unused_context: grpc.aio.ServicerContext
+    ) -> importer_pb2.MetadataJob:
+        with logs.bind(account_id=request.account_id):
+            return await self._metadata.start(request)
+
+    async def GetMetadata(
+        self, request: importer_pb2.GetMetadataRequest, unused_context: grpc.aio.ServicerContext
+    ) -> importer_pb2.MetadataJob:
+        with logs.bind(account_id=request.account_id):
+            return await self._metadata.get(request)
+
     async def _validate_webhook_url(self, webhook_url: str) -> str:
         if not webhook_url.strip():
             return ""
@@ -133,6 +148,8 @@ async def serve(settings: ImporterSettings, stopping: asyncio.Event | None = Non
         js = client.jetstream()
         await bus.ensure_streams(js, settings.retention.seconds, settings.nats.replicas)
         records = await ImportRecords.open(js)
+        metadata = await MetadataJobs.open(settings, js)
+        stack.push_async_callback(metadata.stop)
 
         media = MediaStorage(settings.s3)
         await media.ensure_bucket()
@@ -144,7 +161,7 @@ async def serve(settings: ImporterSettings, stopping: asyncio.Event | None = Non
         worker.reset_temp_dir()
         server, health = rpc.create_server()
         importer_pb2_grpc.add_ImporterServiceServicer_to_server(
-            ImporterServicer(settings, js, records, holds), server
+            ImporterServicer(settings, js, records, holds, metadata), server
         )
         grace = settings.shutdown.grace_seconds
         port = rpc.bind_port(server, settings.host, settings.port)

@@ -87,7 +87,7 @@ def _import_payload(event: events_pb2.ImportEvent, event_type: EventType) -> dic
 
 
 def _metadata_payload(event: events_pb2.MetadataEvent, event_type: EventType) -> dict[str, Any]:
-    result = json_format.MessageToDict(event.result) if event.HasField("result") else None
+    result = _whole_numbers(json_format.MessageToDict(event.result)) if event.HasField("result") else None
     return {
         "type": event_type.value,
         "jobId": event.job_id,
@@ -98,6 +98,18 @@ def _metadata_payload(event: events_pb2.MetadataEvent, event_type: EventType) ->
         "createdAt": _optional_time(event, "created_at"),
         "timestamp": _isoformat(event.occurred_at),
     }
+
+
+def _whole_numbers(value: Any) -> Any:
+    # Struct stores every number as a double; give whole numbers back their int form, so a
+    # height reads 1080 and not 1080.0.
+    if isinstance(value, dict):
+        return {key: _whole_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(item) for item in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def _optional_time(message: Any, field: str) -> str | None:

@@ -35,6 +35,8 @@ WEBHOOK_REDELIVERY_SUBJECT = "ferry.events.webhook.redelivery"
 
 IMPORTS_BUCKET = "ferry_imports"
 DELIVERIES_BUCKET = "ferry_webhook_deliveries"
+# Metadata jobs (ferry.importer.v1.MetadataJob, protobuf bytes), kept for the retention period.
+METADATA_BUCKET = "ferry_metadata"
 
 # How long JetStream remembers a Nats-Msg-Id to drop a duplicate publish.
 DUPLICATE_WINDOW_SECONDS = 600
@@ -129,6 +131,16 @@ async def ensure_streams(js: JetStreamContext, retention_seconds: int, replicas:
             bucket=IMPORTS_BUCKET,
             history=1,
             ttl=record_ttl,
+            storage=StorageType.FILE,
+            replicas=replicas,
+        ),
+    )
+    await ensure_bucket(
+        js,
+        KeyValueConfig(
+            bucket=METADATA_BUCKET,
+            history=1,
+            ttl=retention_seconds,
             storage=StorageType.FILE,
             replicas=replicas,
         ),

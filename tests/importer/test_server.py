@@ -18,6 +18,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.importer.config import ImporterSettings
 from services.importer.credits import CreditHolds
+from services.importer.metadata import MetadataJobs
 from services.importer.records import ImportRecords, new_import_id
 from services.importer.server import ImporterServicer, serve
 from services.shared import bus, rpc
@@ -246,7 +247,10 @@ async def guarded_servicer(infra, js, ledger_server, tmp_path) -> AsyncIterator[
     await bus.ensure_streams(js, 3600)
     settings = _settings(infra, ledger_server.address, tmp_path, allow_private=False)
     channel = rpc.open_channel(ledger_server.address)
-    yield ImporterServicer(settings, js, await ImportRecords.open(js), CreditHolds(channel, 5))
+    metadata = await MetadataJobs.open(settings, js)
+    yield ImporterServicer(
+        settings, js, await ImportRecords.open(js), CreditHolds(channel, 5), metadata
+    )
     await channel.close()
 
 
@@ -275,9 +279,10 @@ async def test_start_import_releases_hold_when_nats_down(infra, ledger_server, t
     js = client.jetstream()
     await bus.ensure_streams(js, 3600)
     records = await ImportRecords.open(js)
+    metadata = await MetadataJobs.open(settings, js)
     await client.close()
     channel = rpc.open_channel(ledger_server.address)
-    servicer = ImporterServicer(settings, js, records, CreditHolds(channel, 5))
+    servicer = ImporterServicer(settings, js, records, CreditHolds(channel, 5), metadata)
     request = importer_pb2.StartImportRequest(account_id="acc_down", url="http://127.0.0.1/a.mp4")
 
     with pytest.raises(Unavailable, match="NATS JetStream is unavailable"):

@@ -44,6 +44,16 @@ class ImporterServiceStub:
                 request_serializer=ferry_dot_importer_dot_v1_dot_importer__pb2.GetImportRequest.SerializeToString,
                 response_deserializer=ferry_dot_importer_dot_v1_dot_importer__pb2.Import.FromString,
                 _registered_method=True)
+        self.StartMetadata = channel.unary_unary(
+                '/ferry.importer.v1.ImporterService/StartMetadata',
+                request_serializer=ferry_dot_importer_dot_v1_dot_importer__pb2.StartMetadataRequest.SerializeToString,
+                response_deserializer=ferry_dot_importer_dot_v1_dot_importer__pb2.MetadataJob.FromString,
+                _registered_method=True)
+        self.GetMetadata = channel.unary_unary(
+                '/ferry.importer.v1.ImporterService/GetMetadata',
+                request_serializer=ferry_dot_importer_dot_v1_dot_importer__pb2.GetMetadataRequest.SerializeToString,
+                response_deserializer=ferry_dot_importer_dot_v1_dot_importer__pb2.MetadataJob.FromString,
+                _registered_method=True)
 
 
 class ImporterServiceServicer:
@@ -63,6 +73,22 @@ class ImporterServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StartMetadata(self, request, context):
+        """Start a metadata extraction (yt-dlp without download) and wait up to the importer's
+        synchronous wait for it. A job that failed within the wait raises the failure
+        (INVALID_ARGUMENT or NOT_FOUND); one still running is returned queued or processing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetMetadata(self, request, context):
+        """Return a metadata job of the account; NOT_FOUND for an unknown id or another account's.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ImporterServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -75,6 +101,16 @@ def add_ImporterServiceServicer_to_server(servicer, server):
                     servicer.GetImport,
                     request_deserializer=ferry_dot_importer_dot_v1_dot_importer__pb2.GetImportRequest.FromString,
                     response_serializer=ferry_dot_importer_dot_v1_dot_importer__pb2.Import.SerializeToString,
+            ),
+            'StartMetadata': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartMetadata,
+                    request_deserializer=ferry_dot_importer_dot_v1_dot_importer__pb2.StartMetadataRequest.FromString,
+                    response_serializer=ferry_dot_importer_dot_v1_dot_importer__pb2.MetadataJob.SerializeToString,
+            ),
+            'GetMetadata': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMetadata,
+                    request_deserializer=ferry_dot_importer_dot_v1_dot_importer__pb2.GetMetadataRequest.FromString,
+                    response_serializer=ferry_dot_importer_dot_v1_dot_importer__pb2.MetadataJob.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -131,6 +167,60 @@ class ImporterService:
             '/ferry.importer.v1.ImporterService/GetImport',
             ferry_dot_importer_dot_v1_dot_importer__pb2.GetImportRequest.SerializeToString,
             ferry_dot_importer_dot_v1_dot_importer__pb2.Import.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartMetadata(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ferry.importer.v1.ImporterService/StartMetadata',
+            ferry_dot_importer_dot_v1_dot_importer__pb2.StartMetadataRequest.SerializeToString,
+            ferry_dot_importer_dot_v1_dot_importer__pb2.MetadataJob.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMetadata(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ferry.importer.v1.ImporterService/GetMetadata',
+            ferry_dot_importer_dot_v1_dot_importer__pb2.GetMetadataRequest.SerializeToString,
+            ferry_dot_importer_dot_v1_dot_importer__pb2.MetadataJob.FromString,
             options,
             channel_credentials,
             insecure,
