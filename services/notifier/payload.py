@@ -87,7 +87,9 @@ def _import_payload(event: events_pb2.ImportEvent, event_type: EventType) -> dic
 
 
 def _metadata_payload(event: events_pb2.MetadataEvent, event_type: EventType) -> dict[str, Any]:
-    result = _whole_numbers(json_format.MessageToDict(event.result)) if event.HasField("result") else None
+    result = None
+    if event.HasField("result"):
+        result = _whole_numbers(json_format.MessageToDict(event.result))
     return {
         "type": event_type.value,
         "jobId": event.job_id,
