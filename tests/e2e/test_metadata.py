@@ -194,9 +194,10 @@ def test_metadata_webhook_signed(
 
     assert len(received) == 1
     assert body["type"] == "metadata.completed"
-    assert body["metadataId"] == job_id
+    assert body["jobId"] == job_id
     assert body["status"] == "completed"
-    assert [preset["preset"] for preset in body["presets"]] == ["360p", "audio only"]
+    assert body["result"]["metadataId"] == job_id
+    assert [preset["preset"] for preset in body["result"]["presets"]] == ["360p", "audio only"]
     assert received[0].headers["webhook-id"] == f"{job_id}.completed"
     Webhook(account.webhook_secret).verify(received[0].body, received[0].headers)
 
