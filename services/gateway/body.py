@@ -16,12 +16,21 @@ MAX_BODY_BYTES = 64 * 1024
 BODY_TIMEOUT_SECONDS = 30.0
 
 
-class BodyTooLarge(InvalidRequest):
+class _UnreadBodyError(InvalidRequest):
+    """An error raised before the whole body was read, so the connection can't be reused."""
+
+    def http_headers(self) -> dict[str, str]:
+        # uvicorn closes the connection after a response with this header. Without it, a
+        # client that keeps sending the rest of the body would keep the connection open.
+        return {"Connection": "close"}
+
+
+class BodyTooLarge(_UnreadBodyError):
     code = "body_too_large"
     http_status = 413
 
 
-class BodyTimeout(InvalidRequest):
+class BodyTimeout(_UnreadBodyError):
     code = "body_timeout"
     http_status = 408
 

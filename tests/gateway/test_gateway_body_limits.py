@@ -16,6 +16,8 @@ from services.shared.config import PeerSettings
 from tests.gateway.conftest import CALL_TIMEOUT_SECONDS, Account
 
 RESPONSE_TIMEOUT_SECONDS = 10.0
+# Below uvicorn's 5 s keep-alive timeout, so only a Connection: close explains an EOF in time.
+CLOSE_TIMEOUT_SECONDS = 2.0
 
 
 @pytest.fixture
@@ -56,6 +58,7 @@ async def _send_head(port: int, account: Account, extra_headers: str) -> tuple[
 
 
 async def _read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, object]]:
+    """Read one response, then check that the server closed the connection after it."""
     async with asyncio.timeout(RESPONSE_TIMEOUT_SECONDS):
         head = await reader.readuntil(b"\r\n\r\n")
         status = int(head.split(b" ", 2)[1])
@@ -64,7 +67,10 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, o
             for line in head.split(b"\r\n")
             if line.lower().startswith(b"content-length:")
         )
-        return status, json.loads(await reader.readexactly(length))
+        payload = json.loads(await reader.readexactly(length))
+    async with asyncio.timeout(CLOSE_TIMEOUT_SECONDS):
+        assert await reader.read() == b""
+    return status, payload
 
 
 async def test_declared_length_over_cap_413_unread(gateway_port: int, account: Account):
