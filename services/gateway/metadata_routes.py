@@ -11,10 +11,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from services.gateway.auth import authenticated
-from services.gateway.parsing import decode_json_object, parse_metadata_request
+from services.gateway.body import read_body
+from services.gateway.parsing import decode_json_object, id_param, parse_metadata_request
 from services.gateway.peers import request_peers
 from services.shared import logs
-from services.shared.errors import InvalidRequest
 from services.shared.metadata_view import metadata_status_name, render_metadata_job
 
 logger = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ METADATA_ROUTES = [
 async def _start(request: Request, account_id: str, basic: bool) -> Response:
     """Respond 200 with the metadata when it is ready within the wait, else 202 with the id."""
     if request.method == "POST":
-        fields: dict[str, Any] = decode_json_object(await request.body())
+        fields: dict[str, Any] = decode_json_object(await read_body(request))
     else:
         fields = dict(request.query_params)
     start = parse_metadata_request(fields)
@@ -73,10 +73,9 @@ async def _start(request: Request, account_id: str, basic: bool) -> Response:
 
 
 async def _status(request: Request, account_id: str, basic: bool) -> Response:
-    job_id = request.query_params.get("id", "").strip()
-    if not job_id:
-        raise InvalidRequest("id is missing; pass the metadata job id as ?id=<jobId>", field="id")
-    request.state.import_id = job_id
+    job_id = id_param(
+        request, "metadata job", "metadataId", "/metadata", "meta_01jnb7a2k4m6p8r0t2v4x6z8b0"
+    )
     get = importer_pb2.GetMetadataRequest(account_id=account_id, metadata_id=job_id, basic=basic)
     with logs.bind(import_id=job_id):
         job = await request_peers(request).get_metadata(get)

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Any
 
 from ferry.importer.v1 import importer_pb2
+from starlette.requests import Request
 
 from services.shared.errors import InvalidRequest
+
+# Arrays and objects nested deeper than this are rejected; no request body needs more than 2.
+MAX_JSON_DEPTH = 32
+# Python refuses to convert integers of more than 4300 digits (sys.int_info).
+_MAX_INT_DIGITS = 4300
+# Import ids are "imp_" and a ULID; anything outside this alphabet and length is no id, and
+# it is rejected before it reaches a log line or gRPC metadata, which must be printable ASCII.
+_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 # JSON field name -> FormatRequest field name.
 _STRING_FIELDS = {
@@ -26,7 +37,7 @@ def decode_json_object(raw: bytes) -> dict[str, Any]:
             code="invalid_json",
         )
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_int=_parse_int)
     except json.JSONDecodeError as exc:
         raise InvalidRequest(
             f"request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
@@ -36,12 +47,46 @@ def decode_json_object(raw: bytes) -> dict[str, Any]:
         raise InvalidRequest(
             "request body is not valid JSON: it is not UTF-8 text", code="invalid_json"
         ) from exc
+    except RecursionError:
+        raise _too_deep() from None
 
     if not isinstance(body, dict):
         raise InvalidRequest(
             f"request body must be a JSON object, got {json_type(body)}", code="invalid_json"
         )
+    _check_values(body)
     return body
+
+
+def import_id_param(request: Request) -> str:
+    """Return the `id` query parameter; raise InvalidRequest when it is missing or malformed.
+
+    The id is also stored in `request.state` for the access log.
+    """
+    return id_param(
+        request, "import", "importId", "POST /import", "imp_01jnb6s8q2y4k9v3m5x7c0d1ef"
+    )
+
+
+def id_param(request: Request, kind: str, id_field: str, origin: str, example: str) -> str:
+    """Return the `id` query parameter naming a `kind` of job, checked like import ids."""
+    job_id = request.query_params.get("id", "").strip()
+    if not job_id:
+        raise InvalidRequest(
+            f"id is missing; pass the {kind} id as ?id=<{id_field}>", field="id"
+        )
+    if not _ID_PATTERN.fullmatch(job_id):
+        raise InvalidRequest(
+            f"id {_shorten(job_id)!r} is not {_article(kind)} {kind} id; pass the {id_field} "
+            f"that {origin} returned, such as {example}",
+            field="id",
+        )
+    request.state.import_id = job_id
+    return job_id
+
+
+def _article(noun: str) -> str:
+    return "an" if noun[0] in "aeiou" else "a"
 
 
 def parse_import_request(body: dict[str, Any]) -> importer_pb2.StartImportRequest:
@@ -97,18 +142,97 @@ def json_type(value: object) -> str:
 
 
 def _format(body: dict[str, Any]) -> str:
-    """Return `format` as a string; a number such as 720 becomes its decimal string."""
+    """Return `format` as a string; a whole number such as 720 becomes its decimal string.
+
+    A number is a height in pixels, so fractions, negative numbers and infinities are
+    rejected here; the importer checks the height's range.
+    """
     value = body.get("format")
     if value is None:
         return ""
     if isinstance(value, str):
         return value
     # bool is a subclass of int, so it has to be excluded before the number check.
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else str(value)
-    raise _wrong_type("format", "string or number", value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _wrong_type("format", "string or number", value)
+    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+        raise _not_a_height(value)
+    if value < 0:
+        raise _not_a_height(value)
+    return str(int(value))
+
+
+def _not_a_height(value: float) -> InvalidRequest:
+    shown = "an infinite or out-of-range number" if math.isinf(value) else str(value)
+    return InvalidRequest(
+        f"format {shown} is not a height; pass a whole number of pixels such as 720, "
+        'or a string such as "720p"',
+        field="format",
+    )
+
+
+def _parse_int(text: str) -> int | float:
+    # An integer too long to convert is out of every range, like 1e400, which json.loads
+    # already turns into infinity; field checks then reject it with the field's name.
+    if len(text.lstrip("-")) > _MAX_INT_DIGITS:
+        return -math.inf if text.startswith("-") else math.inf
+    return int(text)
+
+
+def _check_values(body: dict[str, Any]) -> None:
+    """Reject nesting deeper than MAX_JSON_DEPTH and strings that are not valid Unicode.
+
+    JSON's \\uXXXX escapes can encode a lone UTF-16 surrogate, which Python accepts in a
+    str but which no UTF-8 encoder (protobuf's and the JSON response's included) can encode.
+    """
+    pending: list[tuple[Any, str, int]] = [(body, "", 0)]
+    while pending:
+        value, path, depth = pending.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise _too_deep()
+        if isinstance(value, str) and _has_surrogate(value):
+            raise _surrogate_error(path, value)
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if _has_surrogate(key):
+                    raise _surrogate_error(path, key, in_name=True)
+                pending.append((item, f"{path}.{key}" if path else key, depth + 1))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                pending.append((item, f"{path}[{index}]", depth + 1))
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _surrogate_error(path: str, text: str, in_name: bool = False) -> InvalidRequest:
+    where = path
+    if in_name:
+        where = f"a field name in {path}" if path else "a field name"
+    position = next(index for index, char in enumerate(text) if "\ud800" <= char <= "\udfff")
+    return InvalidRequest(
+        f"{where} contains a lone UTF-16 surrogate ({text[position]!r} at position "
+        f"{position}), which is not valid Unicode text; send UTF-8 text",
+        code="invalid_json",
+        field=path or "body",
+    )
+
+
+def _too_deep() -> InvalidRequest:
+    return InvalidRequest(
+        f"request body nests arrays or objects more than {MAX_JSON_DEPTH} levels deep; "
+        "send a flat JSON object",
+        code="invalid_json",
+    )
+
+
+def _shorten(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _webhook_url(body: dict[str, Any]) -> str:

@@ -14,20 +14,21 @@ from starlette.routing import Route
 
 from services.gateway.account_routes import ACCOUNT_ROUTES
 from services.gateway.auth import authenticated
+from services.gateway.body import read_body
 from services.gateway.metadata_routes import METADATA_ROUTES
-from services.gateway.parsing import decode_json_object, parse_import_request
+from services.gateway.parsing import decode_json_object, import_id_param, parse_import_request
 from services.gateway.peers import request_peers
 from services.gateway.rendering import render_attempt, render_import, render_started
 from services.gateway.webhook_routes import ROUTES as WEBHOOK_ROUTES
 from services.shared import logs
-from services.shared.errors import InvalidRequest, NotFound
+from services.shared.errors import NotFound
 
 logger = logging.getLogger(__name__)
 
 
 @authenticated
 async def start_import(request: Request, account_id: str) -> Response:
-    body = decode_json_object(await request.body())
+    body = decode_json_object(await read_body(request))
     import_request = parse_import_request(body)
     import_request.account_id = account_id
 
@@ -41,7 +42,7 @@ async def start_import(request: Request, account_id: str) -> Response:
 
 @authenticated
 async def import_status(request: Request, account_id: str) -> Response:
-    import_id = _import_id(request)
+    import_id = import_id_param(request)
     with logs.bind(import_id=import_id):
         record = await request_peers(request).get_import(account_id, import_id)
     return _success(render_import(record))
@@ -49,7 +50,7 @@ async def import_status(request: Request, account_id: str) -> Response:
 
 @authenticated
 async def import_webhooks(request: Request, account_id: str) -> Response:
-    import_id = _import_id(request)
+    import_id = import_id_param(request)
     with logs.bind(import_id=import_id):
         # GetImport raises NotFound for another account's import, so the delivery log
         # of an import is only shown to its owner.
@@ -76,14 +77,6 @@ ROUTES = [
     *ACCOUNT_ROUTES,
     *METADATA_ROUTES,
 ]
-
-
-def _import_id(request: Request) -> str:
-    import_id = request.query_params.get("id", "").strip()
-    if not import_id:
-        raise InvalidRequest("id is missing; pass the import id as ?id=<importId>", field="id")
-    request.state.import_id = import_id
-    return import_id
 
 
 def _success(data: dict[str, Any]) -> JSONResponse:

@@ -11,7 +11,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from services.gateway.auth import authenticated
-from services.gateway.parsing import decode_json_object, json_type
+from services.gateway.body import read_body
+from services.gateway.parsing import decode_json_object, import_id_param, json_type
 from services.gateway.peers import request_peers
 from services.gateway.rendering import render_attempt
 from services.shared import logs
@@ -22,10 +23,7 @@ logger = logging.getLogger(__name__)
 
 @authenticated
 async def redeliver_webhook(request: Request, account_id: str) -> Response:
-    import_id = request.query_params.get("id", "").strip()
-    if not import_id:
-        raise InvalidRequest("id is missing; pass the import id as ?id=<importId>", field="id")
-    request.state.import_id = import_id
+    import_id = import_id_param(request)
 
     with logs.bind(import_id=import_id):
         # GetImport raises NotFound for another account's import, as GET /import/webhooks does.
@@ -46,7 +44,7 @@ async def redeliver_webhook(request: Request, account_id: str) -> Response:
 
 @authenticated
 async def send_test_webhook(request: Request, account_id: str) -> Response:
-    body = decode_json_object(await request.body())
+    body = decode_json_object(await read_body(request))
     url = _string_field(body, "url", required=True)
     event_type = _string_field(body, "type", required=False)
 

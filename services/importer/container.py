@@ -14,6 +14,7 @@ import logging
 from services.importer.downloader import Download
 from services.importer.failures import ImportFailure
 from services.importer.formats import Selection
+from services.importer.messages import scrub_paths
 from services.importer.probe import MediaProbe
 
 logger = logging.getLogger(__name__)
@@ -102,6 +103,8 @@ async def _convert(arguments: list[str], ext: str) -> None:
         ) from None
     if process.returncode != 0:
         detail = stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        logger.warning("ffmpeg could not write the %s file: %s", ext, detail[0])
         raise ImportFailure(
-            "conversion_failed", f"ffmpeg could not write the {ext} file: {detail[0]}"
+            "conversion_failed",
+            f"ffmpeg could not write the {ext} file: {scrub_paths(detail[0]) or 'no detail'}",
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import json
 import logging
@@ -24,7 +23,6 @@ SIZE_CHECK_INTERVAL_SECONDS = 0.5
 # disk, so the directory may hold about twice the media's size for a moment. The final
 # file itself is checked against the plain limit.
 MERGE_SPACE_FACTOR = 2
-STDERR_LINES_KEPT = 5
 # Protocol lines are short, but a title can be long; asyncio's default limit is 64 KiB.
 LINE_LIMIT_BYTES = 1024 * 1024
 
@@ -61,8 +59,7 @@ async def download(request: DownloadRequest, on_progress: ProgressCallback) -> D
     """
     request.directory.mkdir(parents=True, exist_ok=True)
     process = await _start_child(request)
-    stderr_lines: collections.deque[str] = collections.deque(maxlen=STDERR_LINES_KEPT)
-    stderr_task = asyncio.create_task(_log_stderr(process, stderr_lines))
+    stderr_task = asyncio.create_task(_log_stderr(process))
     try:
         async with asyncio.timeout(request.timeout_seconds):
             outcome = await _watch(process, request, on_progress)
@@ -77,7 +74,7 @@ async def download(request: DownloadRequest, on_progress: ProgressCallback) -> D
         await _kill(process)
         await stderr_task
 
-    return _download_from(outcome, process.returncode, stderr_lines, request)
+    return _download_from(outcome, process.returncode, request)
 
 
 async def _start_child(request: DownloadRequest) -> asyncio.subprocess.Process:
@@ -168,12 +165,11 @@ def _directory_size(directory: Path) -> int:
     return total
 
 
-async def _log_stderr(process: asyncio.subprocess.Process, lines: collections.deque[str]) -> None:
+async def _log_stderr(process: asyncio.subprocess.Process) -> None:
     assert process.stderr is not None
     async for raw in process.stderr:
         line = raw.decode(errors="replace").rstrip()
         if line:
-            lines.append(line)
             logger.warning("yt-dlp: %s", line)
 
 
@@ -187,13 +183,15 @@ async def _kill(process: asyncio.subprocess.Process) -> None:
 def _download_from(
     outcome: dict[str, Any] | None,
     returncode: int | None,
-    stderr_lines: collections.deque[str],
     request: DownloadRequest,
 ) -> Download:
     if outcome is None:
-        detail = stderr_lines[-1] if stderr_lines else "no output"
+        # The child reports every error it can catch, so this is a crash; its traceback is
+        # in the log (_log_stderr) and stays out of the client's message.
         raise ImportFailure(
-            "download_failed", f"the downloader exited with code {returncode}: {detail}"
+            "download_failed",
+            f"the downloader stopped with exit code {returncode} without reporting a result; "
+            "retry the import",
         )
     if outcome["event"] == "error":
         if outcome["code"] == "too_large":

@@ -16,6 +16,9 @@ MERGE_OUTPUT_FORMAT = "mp4/mkv"
 
 MIN_HEIGHT = 144
 MAX_HEIGHT = 4320
+# yt-dlp's documented selectors rarely exceed 100 characters; the cap keeps a record,
+# which is stored in a NATS message, far below NATS's 1 MB default maximum payload.
+MAX_FORMAT_LENGTH = 1024
 
 # Matches "720p", "720P" and "720": a height in pixels.
 _HEIGHT_PATTERN = re.compile(r"^(\d+)p?$", re.IGNORECASE)
@@ -79,6 +82,13 @@ def resolve(request: importer_pb2.FormatRequest) -> Selection:
         or audio_quality is not None
     )
 
+    if len(request.format) > MAX_FORMAT_LENGTH:
+        raise InvalidRequest(
+            f"format is {len(request.format)} characters long; the limit is "
+            f"{MAX_FORMAT_LENGTH}, so pass a height such as 720p or a shorter selector",
+            field="format",
+            max_length=MAX_FORMAT_LENGTH,
+        )
     if request.format.strip():
         return _parse_format(request.format.strip())
     if media_fields_set:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from services.importer.failures import ImportFailure
+from services.importer.messages import scrub_paths
 
 logger = logging.getLogger(__name__)
 
@@ -94,8 +95,10 @@ async def _run_ffprobe(path: Path) -> dict[str, Any]:
 
     if process.returncode != 0:
         reason = stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        logger.warning("ffprobe rejected the downloaded file: %s", reason[0])
         raise ImportFailure(
-            "invalid_media", f"the downloaded file is not readable media: {reason[0]}"
+            "invalid_media",
+            f"the downloaded file is not readable media: {scrub_paths(reason[0], path)}",
         )
     return json.loads(stdout)
 

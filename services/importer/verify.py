@@ -15,6 +15,7 @@ from pathlib import Path
 from services.importer.downloader import Download
 from services.importer.failures import ImportFailure
 from services.importer.formats import Selection
+from services.importer.messages import scrub_paths
 from services.importer.probe import MediaProbe
 
 logger = logging.getLogger(__name__)
@@ -120,7 +121,7 @@ async def _read_all_packets(path: Path) -> float:
     if returncode != 0 or "partial file" in stderr:
         raise ImportFailure(
             "truncated",
-            f"the downloaded file is cut short or damaged ({_last_line(stderr)}); the server "
+            f"the downloaded file is cut short or damaged ({_last_line(stderr, path)}); the server "
             "probably closed the connection early, so retry the import",
         )
     times = [
@@ -138,7 +139,7 @@ async def _decode_sample(path: Path, position: list[str], where: str) -> None:
     if returncode != 0:
         raise ImportFailure(
             "undecodable",
-            f"the downloaded file does not decode at its {where}: {_last_line(stderr)}; "
+            f"the downloaded file does not decode at its {where}: {_last_line(stderr, path)}; "
             "try another format",
         )
 
@@ -162,9 +163,9 @@ async def _ffmpeg(*arguments: str) -> tuple[int, str, str]:
     return process.returncode, stdout.decode(errors="replace"), stderr.decode(errors="replace")
 
 
-def _last_line(text: str) -> str:
-    """Return ffmpeg's last error line without its "[demuxer @ 0x...]" prefix."""
+def _last_line(text: str, path: Path) -> str:
+    """Return ffmpeg's last error line without its "[demuxer @ 0x...]" prefix or file paths."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines:
         return "ffmpeg reported no detail"
-    return _FFMPEG_PREFIX.sub("", lines[-1])
+    return scrub_paths(_FFMPEG_PREFIX.sub("", lines[-1]), path) or "ffmpeg reported no detail"

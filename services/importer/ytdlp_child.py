@@ -17,14 +17,17 @@ import signal
 import socket
 import sys
 import time
+import traceback
 from typing import IO, Any
 
 import yt_dlp
 from yt_dlp.downloader.external import ExternalFD
 from yt_dlp.downloader.rtmp import RtmpFD
+from yt_dlp.networking.exceptions import RequestError
 from yt_dlp.utils import DownloadError, ExtractorError, UnsupportedError
 
 from services.importer.formats import MERGE_OUTPUT_FORMAT
+from services.importer.messages import scrub_paths
 from services.shared import netguard
 
 PR_SET_PDEATHSIG = 1
@@ -43,6 +46,9 @@ _INCOMPLETE_READ = re.compile(r"(\d+) bytes read")
 # yt-dlp's message once its retries are used up.
 _GAVE_UP = re.compile(r"^(?:\[download\] )?Got error: (.*)\. Giving up after (\d+) retries$")
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+# requests' InvalidSchema message, raised when a redirect leads to a scheme it has no
+# adapter for (file:, ftp:, data:): "No connection adapters were found for 'file:///x'".
+_NO_ADAPTER = re.compile(r"No connection adapters were found for '([A-Za-z][A-Za-z0-9+.-]*):")
 
 
 class BlockedConnection(OSError):
@@ -197,7 +203,11 @@ def main() -> int:
         code, message = _failure_reason(
             exc, guard, spec["selector"], ydl.last_formats, reporter.fragmented
         )
-        reporter.emit("error", code=code, message=message)
+        reporter.emit("error", code=code, message=scrub_paths(message))
+        return 1
+    except Exception as exc:  # yt-dlp lets some request errors escape extract_info
+        traceback.print_exc(file=sys.stderr)
+        reporter.emit("error", code="download_failed", message=_unexpected_reason(exc, guard))
         return 1
 
     path = _downloaded_path(info)
@@ -297,6 +307,23 @@ def _failure_reason(
     if "Did not get any data blocks" in message:
         return "empty_body", "the server returned an empty body; check that the URL is a media file"
     return _transfer_failure(message, fragmented)
+
+
+def _unexpected_reason(error: Exception, guard: AddressGuard) -> str:
+    """Describe an error that yt-dlp did not wrap in DownloadError, without its class name."""
+    if guard.blocked_message:
+        return guard.blocked_message
+    text = str(error)
+    if isinstance(error, RequestError):
+        redirect = _NO_ADAPTER.search(text)
+        if redirect is not None:
+            scheme = redirect.group(1).lower()
+            return (
+                f"the source redirected to an unsupported URL scheme '{scheme}'; "
+                "only http and https sources can be imported"
+            )
+        return f"the request to the source failed: {scrub_paths(_clean(text))}"
+    return "the downloader failed with an unexpected error; retry the import later"
 
 
 def _transfer_failure(message: str, fragmented: bool) -> tuple[str, str]:

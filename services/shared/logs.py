@@ -37,6 +37,28 @@ class ContextFilter(logging.Filter):
         return True
 
 
+class TextFormatter(logging.Formatter):
+    """A text formatter that escapes control characters in the message.
+
+    A CR or LF taken from a request (a URL, a path) would otherwise start a forged log
+    line. Tracebacks are appended after this step and keep their line breaks.
+    """
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        message = record.message
+        record.message = _escape_controls(message)
+        try:
+            return super().formatMessage(record)
+        finally:
+            record.message = message
+
+
+def _escape_controls(text: str) -> str:
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
 @contextlib.contextmanager
 def bind(**ids: str) -> Iterator[None]:
     """Set request_id, account_id or import_id for the records logged inside the block."""
@@ -54,7 +76,7 @@ def setup_logging(settings: LogSettings, service: str) -> None:
     handler.addFilter(ContextFilter())
     if settings.format == "text":
         handler.setFormatter(
-            logging.Formatter(
+            TextFormatter(
                 f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s"
                 " [import=%(import_id)s account=%(account_id)s]"
             )

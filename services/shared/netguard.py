@@ -16,11 +16,19 @@ from __future__ import annotations
 import enum
 import ipaddress
 import socket
+import unicodedata
 from urllib.parse import urlsplit
 
 from services.shared.errors import InvalidRequest
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# RFC 9110 (section 4.1) recommends that HTTP software support URIs of at least 8000 octets;
+# longer URLs fail at many servers and proxies anyway.
+MAX_URL_LENGTH = 8192
+# Unicode categories of control (Cc), format (Cf) and surrogate (Cs) characters. A valid URL
+# has them percent-encoded, and raw ones could forge lines in text logs.
+_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
 
 # Metadata services outside the link-local ranges: Alibaba Cloud, Azure's wire server,
 # Oracle Cloud and AWS's IPv6 endpoint.
@@ -96,8 +104,13 @@ def parse_host_address(host: str) -> IPAddress | None:
         return None
 
 
-def check_address(address: IPAddress, allow_private: bool, host: str) -> None:
-    """Raise BlockedAddressError unless `address` may be connected to."""
+def check_address(
+    address: IPAddress, allow_private: bool, host: str, field: str | None = None
+) -> None:
+    """Raise BlockedAddressError unless `address` may be connected to.
+
+    `field` names the request field the host came from, in the message and the details.
+    """
     if is_allowed(address, allow_private):
         return
     verdict = classify(address)
@@ -105,22 +118,28 @@ def check_address(address: IPAddress, allow_private: bool, host: str) -> None:
         hint = "use a public URL, or set FERRY_ALLOW_PRIVATE_URLS=1 on a trusted network"
     else:
         hint = "link-local and cloud-metadata addresses are never allowed"
+    subject = f"the host of {field}, {host}," if field else host
+    details = {"field": field} if field else {}
     raise BlockedAddressError(
-        f"{host} resolves to {address}, a {verdict.value} address; {hint}",
+        f"{subject} resolves to {address}, a {verdict.value} address; {hint}",
         host=host,
         address=str(address),
+        **details,
     )
 
 
-def resolve_and_check(host: str, port: int, allow_private: bool) -> list[IPAddress]:
+def resolve_and_check(
+    host: str, port: int, allow_private: bool, field: str | None = None
+) -> list[IPAddress]:
     """Resolve `host` and raise BlockedAddressError if any of its addresses is not allowed.
 
     Every address is checked, not only the first, because a client may try each in turn.
     """
     literal = parse_host_address(host)
     if literal is not None:
-        check_address(literal, allow_private, host)
+        check_address(literal, allow_private, host, field)
         return [literal]
+    details = {"field": field} if field else {}
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
@@ -128,10 +147,18 @@ def resolve_and_check(host: str, port: int, allow_private: bool) -> list[IPAddre
             f"could not resolve host {host!r}: {exc.strerror}; check the URL",
             code="unresolvable_host",
             host=host,
+            **details,
+        ) from exc
+    except UnicodeError as exc:
+        # The IDNA codec rejects empty labels and labels over 63 characters.
+        raise InvalidRequest(
+            f"host {_shorten(host)!r} is not a valid host name: {exc}; check the URL",
+            code="invalid_url",
+            **details,
         ) from exc
     addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
     for address in addresses:
-        check_address(address, allow_private, host)
+        check_address(address, allow_private, host, field)
     return addresses
 
 
@@ -143,13 +170,21 @@ def validate_url(url: str, allow_private: bool, field: str = "url") -> str:
     if not isinstance(url, str) or not url.strip():
         raise InvalidRequest(f"{field} is missing; pass an http or https URL", field=field)
     url = url.strip()
+    _check_characters(url, field)
     try:
         parts = urlsplit(url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        port = parts.port
     except ValueError as exc:
         raise InvalidRequest(
             f"{field} {url!r} is not a valid URL: {exc}", code="invalid_url", field=field
         ) from exc
+    if port == 0:
+        raise InvalidRequest(
+            f"{field} {url!r} has port 0, which no server listens on; pass a port from 1 "
+            "to 65535 or none",
+            code="invalid_url",
+            field=field,
+        )
     if parts.scheme not in ("http", "https"):
         raise InvalidRequest(
             f"{field} {url!r} is not an http or https URL; pass a URL starting with https://",
@@ -160,8 +195,33 @@ def validate_url(url: str, allow_private: bool, field: str = "url") -> str:
         raise InvalidRequest(
             f"{field} {url!r} has no host name", code="invalid_url", field=field
         )
-    resolve_and_check(parts.hostname, port, allow_private)
+    if port is None:
+        port = 443 if parts.scheme == "https" else 80
+    resolve_and_check(parts.hostname, port, allow_private, field)
     return url
+
+
+def _check_characters(url: str, field: str) -> None:
+    """Reject URLs longer than MAX_URL_LENGTH or holding whitespace or control characters."""
+    if len(url) > MAX_URL_LENGTH:
+        raise InvalidRequest(
+            f"{field} is {len(url)} characters long; the limit is {MAX_URL_LENGTH}",
+            code="invalid_url",
+            field=field,
+            max_length=MAX_URL_LENGTH,
+        )
+    for position, char in enumerate(url):
+        if char.isspace() or unicodedata.category(char) in _FORBIDDEN_CATEGORIES:
+            raise InvalidRequest(
+                f"{field} contains the character {char!r} at position {position}; "
+                "percent-encode spaces and control characters",
+                code="invalid_url",
+                field=field,
+            )
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:

@@ -58,7 +58,6 @@ def test_parse_newer_fields():
     [
         pytest.param(720, "720", id="int"),
         pytest.param(720.0, "720", id="whole-float"),
-        pytest.param(7.5, "7.5", id="fraction"),
         pytest.param("480p", "480p", id="string"),
         pytest.param("bv*+ba/b", "bv*+ba/b", id="selector"),
     ],

@@ -197,3 +197,86 @@ def test_validate_url_missing(url: str) -> None:
         netguard.validate_url(url, True)
 
     assert caught.value.code == "invalid_request"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("http://127.0.0.1:0/x", id="port-0"),
+        pytest.param("http://127.0.0.1:00/x", id="port-00"),
+    ],
+)
+def test_validate_url_port_zero(url: str) -> None:
+    with pytest.raises(InvalidRequest, match="has port 0") as caught:
+        netguard.validate_url(url, True)
+
+    assert caught.value.code == "invalid_url"
+    assert caught.value.details == {"field": "url"}
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        pytest.param("http://127.0.0.1/a\r\nforged", "'\\r'", id="crlf"),
+        pytest.param("http://127.0.0.1/a\x00b", "'\\x00'", id="nul"),
+        pytest.param("http://127.0.0.1/a b", "' '", id="space"),
+        pytest.param("http://127.0.0.1/a\tb", "'\\t'", id="tab"),
+        pytest.param("http://127.0.0.1/a\x7fb", "'\\x7f'", id="del"),
+        pytest.param("http://127.0.0.1/a\u202eb", "'\\u202e'", id="bidi-override"),
+        pytest.param("http://127.0.0.1/a\u3000b", "'\\u3000'", id="ideographic-space"),
+    ],
+)
+def test_validate_url_control_characters(url: str, shown: str) -> None:
+    with pytest.raises(InvalidRequest, match="percent-encode") as caught:
+        netguard.validate_url(url, True, field="webhook_url")
+
+    assert caught.value.code == "invalid_url"
+    assert caught.value.details == {"field": "webhook_url"}
+    assert shown in caught.value.message
+
+
+def test_validate_url_non_ascii_path_accepted() -> None:
+    assert netguard.validate_url("http://127.0.0.1/vidéo.mp4", True).endswith("vidéo.mp4")
+
+
+def test_validate_url_too_long() -> None:
+    url = "http://127.0.0.1/" + "a" * netguard.MAX_URL_LENGTH
+
+    with pytest.raises(InvalidRequest, match=f"the limit is {netguard.MAX_URL_LENGTH}") as caught:
+        netguard.validate_url(url, True)
+
+    assert caught.value.code == "invalid_url"
+    assert caught.value.details == {"field": "url", "max_length": netguard.MAX_URL_LENGTH}
+
+
+def test_validate_url_at_length_limit() -> None:
+    prefix = "http://127.0.0.1/"
+    url = prefix + "a" * (netguard.MAX_URL_LENGTH - len(prefix))
+
+    assert netguard.validate_url(url, True) == url
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        pytest.param("a" * 64 + ".example", id="label-over-63"),
+        pytest.param("a..example", id="empty-label"),
+    ],
+)
+def test_validate_url_bad_host_label(host: str) -> None:
+    with pytest.raises(InvalidRequest, match="is not a valid host name") as caught:
+        netguard.validate_url(f"http://{host}/x", True, field="webhook_url")
+
+    assert caught.value.code == "invalid_url"
+    assert caught.value.details == {"field": "webhook_url"}
+
+
+def test_validate_url_blocked_names_field() -> None:
+    with pytest.raises(BlockedAddressError, match="the host of webhook_url, 127.0.0.1,") as caught:
+        netguard.validate_url("http://127.0.0.1/hook", False, field="webhook_url")
+
+    assert caught.value.details == {
+        "host": "127.0.0.1",
+        "address": "127.0.0.1",
+        "field": "webhook_url",
+    }
