@@ -10,6 +10,7 @@ from ferry.importer.v1 import importer_pb2
 from services.importer import formats
 from services.importer.config import ImporterSettings
 from services.importer.credits import CreditHolds
+from services.importer.metadata import MetadataJobs
 from services.importer.records import ImportRecords
 from services.importer.server import ImporterServicer
 from services.shared import bus, netguard, rpc
@@ -36,7 +37,10 @@ async def servicer(request, infra, js, ledger_server, tmp_path) -> AsyncIterator
     await bus.ensure_streams(js, 3600)
     settings = _servicer_settings(infra, ledger_server.address, tmp_path, request.param)
     channel = rpc.open_channel(ledger_server.address)
-    yield ImporterServicer(settings, js, await ImportRecords.open(js), CreditHolds(channel, 5))
+    metadata = await MetadataJobs.open(settings, js)
+    yield ImporterServicer(
+        settings, js, await ImportRecords.open(js), CreditHolds(channel, 5), metadata
+    )
     await channel.close()
 
 
@@ -101,7 +105,10 @@ async def test_start_blocked_webhook_names_field(infra, js, ledger_server, tmp_p
     await bus.ensure_streams(js, 3600)
     settings = _servicer_settings(infra, ledger_server.address, tmp_path, allow_private=False)
     channel = rpc.open_channel(ledger_server.address)
-    servicer = ImporterServicer(settings, js, await ImportRecords.open(js), CreditHolds(channel, 5))
+    metadata = await MetadataJobs.open(settings, js)
+    servicer = ImporterServicer(
+        settings, js, await ImportRecords.open(js), CreditHolds(channel, 5), metadata
+    )
 
     error = await _rejection(
         servicer, url="http://8.8.8.8/a.mp4", webhook_url="http://127.0.0.1:9/hook"

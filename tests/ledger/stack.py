@@ -26,6 +26,7 @@ from services.gateway.app import create_app
 from services.gateway.config import GatewaySettings
 from services.importer.config import ImporterSettings
 from services.importer.credits import CreditHolds
+from services.importer.metadata import MetadataJobs
 from services.importer.records import ImportRecords
 from services.importer.server import ImporterServicer
 from services.importer.storage import MediaStorage
@@ -157,7 +158,8 @@ async def _start_ledger(stack: contextlib.AsyncExitStack, engine: Engine) -> str
 async def _start_importer(stack, settings, js, records, holds) -> str:
     server, _ = rpc.create_server()
     importer_pb2_grpc.add_ImporterServiceServicer_to_server(
-        ImporterServicer(settings, js, records, holds), server
+        ImporterServicer(settings, js, records, holds, await MetadataJobs.open(settings, js)),
+        server,
     )
     port = rpc.bind_port(server, "127.0.0.1", 0)
     await server.start()
