@@ -25,27 +25,33 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n ferry/importer/v1/importer.proto\x12\x11\x66\x65rry.importer.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xba\x01\n\rFormatRequest\x12\x0e\n\x06\x66ormat\x18\x01 \x01(\t\x12\x0f\n\x07quality\x18\x02 \x01(\t\x12\x1a\n\rinclude_video\x18\x03 \x01(\x08H\x00\x88\x01\x01\x12\x1a\n\rinclude_audio\x18\x04 \x01(\x08H\x01\x88\x01\x01\x12\x15\n\rvideo_quality\x18\x05 \x01(\t\x12\x15\n\raudio_quality\x18\x06 \x01(\tB\x10\n\x0e_include_videoB\x10\n\x0e_include_audio\"|\n\x12StartImportRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x30\n\x06\x66ormat\x18\x03 \x01(\x0b\x32 .ferry.importer.v1.FormatRequest\x12\x13\n\x0bwebhook_url\x18\x04 \x01(\t\"9\n\x10GetImportRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x11\n\timport_id\x18\x02 \x01(\t\"J\n\x08Progress\x12\x18\n\x10\x64ownloaded_bytes\x18\x01 \x01(\x03\x12\x13\n\x0btotal_bytes\x18\x02 \x01(\x03\x12\x0f\n\x07percent\x18\x03 \x01(\x01\"\xa1\x01\n\tMediaInfo\x12\r\n\x05title\x18\x01 \x01(\t\x12\x18\n\x10\x64uration_seconds\x18\x02 \x01(\x01\x12\x0b\n\x03\x65xt\x18\x03 \x01(\t\x12\x12\n\nsize_bytes\x18\x04 \x01(\x03\x12\r\n\x05width\x18\x05 \x01(\x05\x12\x0e\n\x06height\x18\x06 \x01(\x05\x12\x0e\n\x06vcodec\x18\x07 \x01(\t\x12\x0e\n\x06\x61\x63odec\x18\x08 \x01(\t\x12\x0b\n\x03\x66ps\x18\t \x01(\x01\"\xde\x04\n\x06Import\x12\x11\n\timport_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12/\n\x06status\x18\x03 \x01(\x0e\x32\x1f.ferry.importer.v1.ImportStatus\x12\x0b\n\x03url\x18\x04 \x01(\t\x12\x30\n\x06\x66ormat\x18\x05 \x01(\x0b\x32 .ferry.importer.v1.FormatRequest\x12\x17\n\x0f\x66ormat_selector\x18\x06 \x01(\t\x12\x13\n\x0bwebhook_url\x18\x07 \x01(\t\x12\x11\n\tmedia_url\x18\x08 \x01(\t\x12\x12\n\nobject_key\x18\t \x01(\t\x12+\n\x05media\x18\n \x01(\x0b\x32\x1c.ferry.importer.v1.MediaInfo\x12\x14\n\x0c\x63redits_used\x18\x0b \x01(\x03\x12\x0f\n\x07message\x18\x0c \x01(\t\x12-\n\x08progress\x18\r \x01(\x0b\x32\x1b.ferry.importer.v1.Progress\x12\x10\n\x08\x61ttempts\x18\x0e \x01(\x05\x12.\n\ncreated_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstarted_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nerror_code\x18\x13 \x01(\t*\x9b\x01\n\x0cImportStatus\x12\x1d\n\x19IMPORT_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14IMPORT_STATUS_QUEUED\x10\x01\x12\x1b\n\x17IMPORT_STATUS_IMPORTING\x10\x02\x12\x1b\n\x17IMPORT_STATUS_COMPLETED\x10\x03\x12\x18\n\x14IMPORT_STATUS_FAILED\x10\x04\x32\xaf\x01\n\x0fImporterService\x12O\n\x0bStartImport\x12%.ferry.importer.v1.StartImportRequest\x1a\x19.ferry.importer.v1.Import\x12K\n\tGetImport\x12#.ferry.importer.v1.GetImportRequest\x1a\x19.ferry.importer.v1.Importb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n ferry/importer/v1/importer.proto\x12\x11\x66\x65rry.importer.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xba\x01\n\rFormatRequest\x12\x0e\n\x06\x66ormat\x18\x01 \x01(\t\x12\x0f\n\x07quality\x18\x02 \x01(\t\x12\x1a\n\rinclude_video\x18\x03 \x01(\x08H\x00\x88\x01\x01\x12\x1a\n\rinclude_audio\x18\x04 \x01(\x08H\x01\x88\x01\x01\x12\x15\n\rvideo_quality\x18\x05 \x01(\t\x12\x15\n\raudio_quality\x18\x06 \x01(\tB\x10\n\x0e_include_videoB\x10\n\x0e_include_audio\"\x95\x01\n\x12StartImportRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x30\n\x06\x66ormat\x18\x03 \x01(\x0b\x32 .ferry.importer.v1.FormatRequest\x12\x13\n\x0bwebhook_url\x18\x04 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\"9\n\x10GetImportRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x11\n\timport_id\x18\x02 \x01(\t\"<\n\x13\x43\x61ncelImportRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x11\n\timport_id\x18\x02 \x01(\t\"\xe5\x01\n\x12ListImportsRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x0e\n\x06\x63ursor\x18\x03 \x01(\t\x12\x31\n\x08statuses\x18\x04 \x03(\x0e\x32\x1f.ferry.importer.v1.ImportStatus\x12\x31\n\rcreated_after\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reated_before\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"V\n\x13ListImportsResponse\x12*\n\x07imports\x18\x01 \x03(\x0b\x32\x19.ferry.importer.v1.Import\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\t\"J\n\x08Progress\x12\x18\n\x10\x64ownloaded_bytes\x18\x01 \x01(\x03\x12\x13\n\x0btotal_bytes\x18\x02 \x01(\x03\x12\x0f\n\x07percent\x18\x03 \x01(\x01\"\xa1\x01\n\tMediaInfo\x12\r\n\x05title\x18\x01 \x01(\t\x12\x18\n\x10\x64uration_seconds\x18\x02 \x01(\x01\x12\x0b\n\x03\x65xt\x18\x03 \x01(\t\x12\x12\n\nsize_bytes\x18\x04 \x01(\x03\x12\r\n\x05width\x18\x05 \x01(\x05\x12\x0e\n\x06height\x18\x06 \x01(\x05\x12\x0e\n\x06vcodec\x18\x07 \x01(\t\x12\x0e\n\x06\x61\x63odec\x18\x08 \x01(\t\x12\x0b\n\x03\x66ps\x18\t \x01(\x01\"\xc0\x05\n\x06Import\x12\x11\n\timport_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12/\n\x06status\x18\x03 \x01(\x0e\x32\x1f.ferry.importer.v1.ImportStatus\x12\x0b\n\x03url\x18\x04 \x01(\t\x12\x30\n\x06\x66ormat\x18\x05 \x01(\x0b\x32 .ferry.importer.v1.FormatRequest\x12\x17\n\x0f\x66ormat_selector\x18\x06 \x01(\t\x12\x13\n\x0bwebhook_url\x18\x07 \x01(\t\x12\x11\n\tmedia_url\x18\x08 \x01(\t\x12\x12\n\nobject_key\x18\t \x01(\t\x12+\n\x05media\x18\n \x01(\x0b\x32\x1c.ferry.importer.v1.MediaInfo\x12\x14\n\x0c\x63redits_used\x18\x0b \x01(\x03\x12\x0f\n\x07message\x18\x0c \x01(\t\x12-\n\x08progress\x18\r \x01(\x0b\x32\x1b.ferry.importer.v1.Progress\x12\x10\n\x08\x61ttempts\x18\x0e \x01(\x05\x12.\n\ncreated_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstarted_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nerror_code\x18\x13 \x01(\t\x12.\n\nexpired_at\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63\x61ncelled_at\x18\x15 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xd3\x01\n\x0cImportStatus\x12\x1d\n\x19IMPORT_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14IMPORT_STATUS_QUEUED\x10\x01\x12\x1b\n\x17IMPORT_STATUS_IMPORTING\x10\x02\x12\x1b\n\x17IMPORT_STATUS_COMPLETED\x10\x03\x12\x18\n\x14IMPORT_STATUS_FAILED\x10\x04\x12\x1b\n\x17IMPORT_STATUS_CANCELLED\x10\x05\x12\x19\n\x15IMPORT_STATUS_EXPIRED\x10\x06\x32\xe0\x02\n\x0fImporterService\x12O\n\x0bStartImport\x12%.ferry.importer.v1.StartImportRequest\x1a\x19.ferry.importer.v1.Import\x12K\n\tGetImport\x12#.ferry.importer.v1.GetImportRequest\x1a\x19.ferry.importer.v1.Import\x12Q\n\x0c\x43\x61ncelImport\x12&.ferry.importer.v1.CancelImportRequest\x1a\x19.ferry.importer.v1.Import\x12\\\n\x0bListImports\x12%.ferry.importer.v1.ListImportsRequest\x1a&.ferry.importer.v1.ListImportsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ferry.importer.v1.importer_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_IMPORTSTATUS']._serialized_start=1312
-  _globals['_IMPORTSTATUS']._serialized_end=1467
+  _globals['_IMPORTSTATUS']._serialized_start=1818
+  _globals['_IMPORTSTATUS']._serialized_end=2029
   _globals['_FORMATREQUEST']._serialized_start=89
   _globals['_FORMATREQUEST']._serialized_end=275
-  _globals['_STARTIMPORTREQUEST']._serialized_start=277
-  _globals['_STARTIMPORTREQUEST']._serialized_end=401
-  _globals['_GETIMPORTREQUEST']._serialized_start=403
-  _globals['_GETIMPORTREQUEST']._serialized_end=460
-  _globals['_PROGRESS']._serialized_start=462
-  _globals['_PROGRESS']._serialized_end=536
-  _globals['_MEDIAINFO']._serialized_start=539
-  _globals['_MEDIAINFO']._serialized_end=700
-  _globals['_IMPORT']._serialized_start=703
-  _globals['_IMPORT']._serialized_end=1309
-  _globals['_IMPORTERSERVICE']._serialized_start=1470
-  _globals['_IMPORTERSERVICE']._serialized_end=1645
+  _globals['_STARTIMPORTREQUEST']._serialized_start=278
+  _globals['_STARTIMPORTREQUEST']._serialized_end=427
+  _globals['_GETIMPORTREQUEST']._serialized_start=429
+  _globals['_GETIMPORTREQUEST']._serialized_end=486
+  _globals['_CANCELIMPORTREQUEST']._serialized_start=488
+  _globals['_CANCELIMPORTREQUEST']._serialized_end=548
+  _globals['_LISTIMPORTSREQUEST']._serialized_start=551
+  _globals['_LISTIMPORTSREQUEST']._serialized_end=780
+  _globals['_LISTIMPORTSRESPONSE']._serialized_start=782
+  _globals['_LISTIMPORTSRESPONSE']._serialized_end=868
+  _globals['_PROGRESS']._serialized_start=870
+  _globals['_PROGRESS']._serialized_end=944
+  _globals['_MEDIAINFO']._serialized_start=947
+  _globals['_MEDIAINFO']._serialized_end=1108
+  _globals['_IMPORT']._serialized_start=1111
+  _globals['_IMPORT']._serialized_end=1815
+  _globals['_IMPORTERSERVICE']._serialized_start=2032
+  _globals['_IMPORTERSERVICE']._serialized_end=2384
 # @@protoc_insertion_point(module_scope)
