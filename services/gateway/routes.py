@@ -12,6 +12,8 @@ from starlette.routing import Route
 from services.gateway.account_routes import ACCOUNT_ROUTES
 from services.gateway.auth import authenticated
 from services.gateway.parsing import decode_json_object, parse_import_request
+from services.gateway.lifecycle_routes import IDEMPOTENCY_HEADER
+from services.gateway.lifecycle_routes import ROUTES as LIFECYCLE_ROUTES
 from services.gateway.peers import request_peers
 from services.gateway.rendering import render_attempt, render_import, render_started
 from services.gateway.webhook_routes import ROUTES as WEBHOOK_ROUTES
@@ -26,6 +28,7 @@ async def start_import(request: Request, account_id: str) -> Response:
     body = decode_json_object(await request.body())
     import_request = parse_import_request(body)
     import_request.account_id = account_id
+    import_request.idempotency_key = request.headers.get(IDEMPOTENCY_HEADER, "")
 
     record = await request_peers(request).start_import(import_request)
     request.state.import_id = record.import_id
@@ -68,6 +71,7 @@ ROUTES = [
     Route("/import/status", import_status, methods=["GET"]),
     Route("/import/webhooks", import_webhooks, methods=["GET"]),
     Route("/healthz", healthz, methods=["GET"]),
+    *LIFECYCLE_ROUTES,
     *WEBHOOK_ROUTES,
     *ACCOUNT_ROUTES,
 ]

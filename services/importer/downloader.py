@@ -153,15 +153,17 @@ async def _guard_disk(request: DownloadRequest) -> None:
     One file may not exceed `max_bytes`, and all of them together (parts being merged)
     not twice that. The download has stalled when the total stays the same for
     `stall_seconds`; merging and conversion write to disk too, so they count as activity.
+    The stall clock starts with the first byte on disk: before that, start-up and
+    extraction run, and a source that sends nothing fails on yt-dlp's socket timeout.
     """
     loop = asyncio.get_running_loop()
-    last_total, last_growth = -1, loop.time()
+    last_total, last_growth = 0, loop.time()
     while True:
         await asyncio.sleep(SIZE_CHECK_INTERVAL_SECONDS)
         total, largest = _directory_size(request.directory)
         if largest > request.max_bytes or total > request.max_bytes * MERGE_SPACE_FACTOR:
             raise too_large(request.max_bytes, request.size_limit_text)
-        if total != last_total:
+        if total != last_total or total == 0:
             last_total, last_growth = total, loop.time()
         elif loop.time() - last_growth > request.stall_seconds:
             raise ImportFailure(

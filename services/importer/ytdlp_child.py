@@ -31,6 +31,7 @@ PR_SET_PDEATHSIG = 1
 PROGRESS_INTERVAL_SECONDS = 0.25
 SOCKET_TIMEOUT_SECONDS = 30
 RETRIES = 3
+BLOCK_BYTES = 64 * 1024
 
 # yt-dlp reports a download it skips for max_filesize with this phrase and raises nothing.
 _TOO_LARGE_PHRASE = "larger than max-filesize"
@@ -285,6 +286,10 @@ def _options(spec: dict[str, Any], reporter: Reporter, logger: StderrLogger) -> 
         "skip_unavailable_fragments": False,
         "external_downloader": {"default": "native"},
         "max_filesize": spec["max_filesize"],
+        # Fixed blocks bound how far a body without Content-Length can overshoot the
+        # limit before the progress hook stops it.
+        "buffersize": BLOCK_BYTES,
+        "noresizebuffer": True,
         "socket_timeout": SOCKET_TIMEOUT_SECONDS,
         "retries": RETRIES,
         "fragment_retries": RETRIES,
