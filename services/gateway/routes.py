@@ -11,9 +11,9 @@ from starlette.routing import Route
 
 from services.gateway.account_routes import ACCOUNT_ROUTES
 from services.gateway.auth import authenticated
-from services.gateway.parsing import decode_json_object, parse_import_request
 from services.gateway.lifecycle_routes import IDEMPOTENCY_HEADER
 from services.gateway.lifecycle_routes import ROUTES as LIFECYCLE_ROUTES
+from services.gateway.parsing import decode_json_object, parse_import_request
 from services.gateway.peers import request_peers
 from services.gateway.rendering import render_attempt, render_import, render_started
 from services.gateway.webhook_routes import ROUTES as WEBHOOK_ROUTES

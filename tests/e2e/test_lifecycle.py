@@ -3,6 +3,7 @@ listing, idempotency keys and the limits that end an import in a clean failure."
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -184,10 +185,8 @@ def temp_files(stack: Stack, import_id: str) -> list[Path]:
 def temp_bytes(stack: Stack, import_id: str) -> int:
     total = 0
     for path in temp_files(stack, import_id):
-        try:
+        with contextlib.suppress(FileNotFoundError):  # yt-dlp renames parts as it goes
             total += os.stat(path).st_size
-        except FileNotFoundError:
-            pass
     return total
 
 
