@@ -28,6 +28,8 @@ LIMIT_OPTIONS = (
     ("--concurrent-metadata", "concurrent_metadata", "Metadata requests at once (default 5)."),
     ("--status-per-hour", "status_per_hour", "Status and other read requests per hour "
                                              "(default 3600)."),
+    ("--max-file-megabytes", "max_file_megabytes", "Largest file one import may store, in "
+                                                   "megabytes of 10^6 bytes (default 4000)."),
 )
 
 

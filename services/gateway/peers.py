@@ -91,6 +91,15 @@ class Peers:
     ) -> importer_pb2.MetadataJob:
         return await _call("importer", self._importer.GetMetadata(request, timeout=self._timeout))
 
+    async def cancel_import(self, account_id: str, import_id: str) -> importer_pb2.Import:
+        request = importer_pb2.CancelImportRequest(account_id=account_id, import_id=import_id)
+        return await _call("importer", self._importer.CancelImport(request, timeout=self._timeout))
+
+    async def list_imports(
+        self, request: importer_pb2.ListImportsRequest
+    ) -> importer_pb2.ListImportsResponse:
+        return await _call("importer", self._importer.ListImports(request, timeout=self._timeout))
+
     async def list_deliveries(
         self, account_id: str, import_id: str
     ) -> notifier_pb2.ListDeliveriesResponse:

@@ -16,7 +16,11 @@ _STATUS_NAMES = {
     importer_pb2.IMPORT_STATUS_IMPORTING: "importing",
     importer_pb2.IMPORT_STATUS_COMPLETED: "completed",
     importer_pb2.IMPORT_STATUS_FAILED: "failed",
+    importer_pb2.IMPORT_STATUS_CANCELLED: "cancelled",
+    importer_pb2.IMPORT_STATUS_EXPIRED: "expired",
 }
+# Status names as GET /imports?status= accepts them.
+STATUS_VALUES = {name: status for status, name in _STATUS_NAMES.items()}
 _OUTCOME_NAMES = {
     notifier_pb2.DELIVERY_OUTCOME_DELIVERED: "delivered",
     notifier_pb2.DELIVERY_OUTCOME_RETRYING: "retrying",
@@ -54,6 +58,8 @@ def render_import(record: importer_pb2.Import) -> dict[str, Any]:
         ("startedAt", "started_at"),
         ("finishedAt", "finished_at"),
         ("expiresAt", "expires_at"),
+        ("expiredAt", "expired_at"),
+        ("cancelledAt", "cancelled_at"),
     ):
         if record.HasField(field):
             data[name] = format_timestamp(getattr(record, field))
@@ -68,6 +74,9 @@ def render_import(record: importer_pb2.Import) -> dict[str, Any]:
         data.update(_media_details(record.media))
     if status == "failed":
         data["errorCode"] = record.error_code
+    if status == "expired":
+        # The media is gone, so the time it would have expired is not shown either.
+        data.pop("expiresAt", None)
     return data
 
 

@@ -15,6 +15,8 @@ from starlette.routing import Route
 from services.gateway.account_routes import ACCOUNT_ROUTES
 from services.gateway.auth import authenticated
 from services.gateway.body import read_body
+from services.gateway.lifecycle_routes import IDEMPOTENCY_HEADER
+from services.gateway.lifecycle_routes import ROUTES as LIFECYCLE_ROUTES
 from services.gateway.metadata_routes import METADATA_ROUTES
 from services.gateway.parsing import decode_json_object, import_id_param, parse_import_request
 from services.gateway.peers import request_peers
@@ -31,6 +33,7 @@ async def start_import(request: Request, account_id: str) -> Response:
     body = decode_json_object(await read_body(request))
     import_request = parse_import_request(body)
     import_request.account_id = account_id
+    import_request.idempotency_key = request.headers.get(IDEMPOTENCY_HEADER, "")
 
     record = await request_peers(request).start_import(import_request)
     request.state.import_id = record.import_id
@@ -73,6 +76,7 @@ ROUTES = [
     Route("/import/status", import_status, methods=["GET"]),
     Route("/import/webhooks", import_webhooks, methods=["GET"]),
     Route("/healthz", healthz, methods=["GET"]),
+    *LIFECYCLE_ROUTES,
     *WEBHOOK_ROUTES,
     *ACCOUNT_ROUTES,
     *METADATA_ROUTES,

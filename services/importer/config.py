@@ -56,6 +56,31 @@ class ImporterSettings:
     timeout_seconds: int = setting(
         "FERRY_IMPORT_TIMEOUT_SECONDS", 3600, "Seconds one download may take before it is stopped."
     )
+    stall_seconds: float = setting(
+        "FERRY_IMPORT_STALL_SECONDS",
+        60.0,
+        "Seconds a download may go without receiving a byte before it fails.",
+    )
+    max_duration_seconds: int = setting(
+        "FERRY_IMPORT_MAX_DURATION_SECONDS",
+        21600,
+        "Longest media an import accepts, in seconds (default 6 hours); longer media fails "
+        "before its download starts when the source announces the duration.",
+    )
+    tmp_max_bytes: int = setting(
+        "FERRY_IMPORTER_TMP_MAX_BYTES",
+        20_000_000_000,
+        "Bytes of temporary disk one importer process may use. Each job reserves twice its "
+        "maximum file size (merging needs room for the parts and the result), capped at "
+        "this value, and waits while the reservations would exceed it. The default of "
+        "20 GB lets two jobs at the default 4 GB file limit run together.",
+    )
+    janitor_interval_seconds: float = setting(
+        "FERRY_JANITOR_INTERVAL_SECONDS",
+        300.0,
+        "Seconds between two sweeps of the janitor, which deletes expired media, orphaned "
+        "objects and abandoned multipart uploads.",
+    )
     hold_credits: int = setting(
         "FERRY_IMPORT_HOLD_CREDITS",
         100,
@@ -110,6 +135,14 @@ class ImporterSettings:
                 f"FERRY_METADATA_WAIT_SECONDS={self.metadata_wait_seconds} is negative; "
                 "set it to 0 (always answer with a job id) or more"
             )
+        for name, value in (
+            ("FERRY_IMPORT_STALL_SECONDS", self.stall_seconds),
+            ("FERRY_IMPORT_MAX_DURATION_SECONDS", self.max_duration_seconds),
+            ("FERRY_IMPORTER_TMP_MAX_BYTES", self.tmp_max_bytes),
+            ("FERRY_JANITOR_INTERVAL_SECONDS", self.janitor_interval_seconds),
+        ):
+            if value <= 0:
+                raise ConfigError(f"{name}={value} is too small; set it above 0")
         # A heartbeat must reach JetStream well before the ack wait ends, or a running job
         # is handed to a second worker.
         if not 0 < self.heartbeat_seconds <= self.ack_wait_seconds / 2:

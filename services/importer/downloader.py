@@ -37,6 +37,12 @@ class DownloadRequest:
     max_bytes: int
     allow_private: bool
     timeout_seconds: float
+    # Names the limit behind max_bytes and its value, for the failure message.
+    size_limit_text: str = ""
+    # Seconds without a new byte on disk before the download fails.
+    stall_seconds: float = 60.0
+    # Longest media accepted; 0 means no limit.
+    max_duration_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,8 @@ async def download(request: DownloadRequest, on_progress: ProgressCallback) -> D
     except TimeoutError:
         raise ImportFailure(
             "timed_out",
-            f"the download did not finish within {request.timeout_seconds:.0f} s; "
+            f"the download did not finish within the download timeout of "
+            f"{request.timeout_seconds:.0f} s (FERRY_IMPORT_TIMEOUT_SECONDS); "
             "try a lower format or a shorter media",
         ) from None
     finally:
@@ -83,6 +90,7 @@ async def _start_child(request: DownloadRequest) -> asyncio.subprocess.Process:
         "selector": request.selector,
         "directory": str(request.directory),
         "max_filesize": request.max_bytes,
+        "max_duration": request.max_duration_seconds,
         "allow_private": request.allow_private,
         "parent_pid": os.getpid(),
     }
@@ -106,9 +114,7 @@ async def _watch(
     process: asyncio.subprocess.Process, request: DownloadRequest, on_progress: ProgressCallback
 ) -> dict[str, Any] | None:
     reader = asyncio.create_task(_read_events(process, on_progress))
-    size_guard = asyncio.create_task(
-        _guard_size(request.directory, request.max_bytes * MERGE_SPACE_FACTOR, request.max_bytes)
-    )
+    size_guard = asyncio.create_task(_guard_disk(request))
     try:
         done, _ = await asyncio.wait({reader, size_guard}, return_when=asyncio.FIRST_COMPLETED)
         if size_guard in done:
@@ -138,31 +144,52 @@ async def _read_events(
     return None
 
 
-async def _guard_size(directory: Path, limit_bytes: int, max_bytes: int) -> None:
-    """Raise ImportFailure once the files in `directory` exceed `limit_bytes`."""
+async def _guard_disk(request: DownloadRequest) -> None:
+    """Raise ImportFailure when the files on disk grow too large or stop growing.
+
+    One file may not exceed `max_bytes`, and all of them together (parts being merged)
+    not twice that. The download has stalled when the total stays the same for
+    `stall_seconds`; merging and conversion write to disk too, so they count as activity.
+    The stall clock starts with the first byte on disk: before that, start-up and
+    extraction run, and a source that sends nothing fails on yt-dlp's socket timeout.
+    """
+    loop = asyncio.get_running_loop()
+    last_total, last_growth = 0, loop.time()
     while True:
         await asyncio.sleep(SIZE_CHECK_INTERVAL_SECONDS)
-        if _directory_size(directory) > limit_bytes:
-            raise too_large(max_bytes)
+        total, largest = _directory_size(request.directory)
+        if largest > request.max_bytes or total > request.max_bytes * MERGE_SPACE_FACTOR:
+            raise too_large(request.max_bytes, request.size_limit_text)
+        if total != last_total or total == 0:
+            last_total, last_growth = total, loop.time()
+        elif loop.time() - last_growth > request.stall_seconds:
+            raise ImportFailure(
+                "stalled",
+                f"the download stalled: no bytes arrived for {request.stall_seconds:.0f} s "
+                "(FERRY_IMPORT_STALL_SECONDS); check that the source is up and retry",
+            )
 
 
-def too_large(max_bytes: int) -> ImportFailure:
-    """Return the failure for media that exceeds what the balance covers."""
-    megabytes = max_bytes // 10**6
+def too_large(max_bytes: int, limit_text: str = "") -> ImportFailure:
+    """Return the failure for media larger than `max_bytes`, naming the limit that sets it."""
+    limit_text = limit_text or f"the {max_bytes // 10**6} MB your balance covers"
     return ImportFailure(
         "too_large",
-        f"the media is larger than the {megabytes} MB your balance covers; "
-        "add credits or choose a lower format",
+        f"the media is larger than {limit_text}; choose a lower format, or add credits "
+        "or raise the limit",
     )
 
 
-def _directory_size(directory: Path) -> int:
-    total = 0
+def _directory_size(directory: Path) -> tuple[int, int]:
+    """Return the total size of the files under `directory` and the size of the largest."""
+    total = largest = 0
     for root, _, files in os.walk(directory):
         for name in files:
             with contextlib.suppress(FileNotFoundError):  # yt-dlp renames parts as it goes
-                total += os.stat(os.path.join(root, name)).st_size
-    return total
+                size = os.stat(os.path.join(root, name)).st_size
+                total += size
+                largest = max(largest, size)
+    return total, largest
 
 
 async def _log_stderr(process: asyncio.subprocess.Process) -> None:
@@ -195,12 +222,12 @@ def _download_from(
         )
     if outcome["event"] == "error":
         if outcome["code"] == "too_large":
-            raise too_large(request.max_bytes)
+            raise too_large(request.max_bytes, request.size_limit_text)
         raise ImportFailure(outcome["code"], outcome["message"])
 
     path = Path(outcome["path"])
     if path.stat().st_size > request.max_bytes:
-        raise too_large(request.max_bytes)
+        raise too_large(request.max_bytes, request.size_limit_text)
     return Download(
         path=path,
         title=outcome["title"],

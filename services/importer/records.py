@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import datetime
 
 from ferry.importer.v1 import importer_pb2
 from nats.js import JetStreamContext
-from nats.js.errors import KeyNotFoundError
+from nats.js.errors import KeyNotFoundError, NoKeysError
 from nats.js.kv import KeyValue
 from ulid import ULID
 
@@ -20,19 +21,60 @@ _IMPORT_ID_PATTERN = re.compile(r"imp_[0-9a-hjkmnp-tv-z]{26}")
 
 
 class ImportRecords:
-    """Read and write `Import` records, keyed by import id."""
+    """Read and write `Import` records, keyed by import id.
 
-    def __init__(self, kv: KeyValue) -> None:
+    A second bucket indexes them by account: key `<account id>.<import id>`, empty value,
+    so an account's imports are listed without reading every record.
+    """
+
+    def __init__(self, kv: KeyValue, index: KeyValue | None = None) -> None:
         self._kv = kv
+        self._index = index
 
     @classmethod
     async def open(cls, js: JetStreamContext) -> ImportRecords:
-        """Bind to the imports bucket, which `bus.ensure_streams` creates."""
-        return cls(await js.key_value(bus.IMPORTS_BUCKET))
+        """Bind to the imports bucket and its index, which `bus.ensure_streams` creates."""
+        records = await js.key_value(bus.IMPORTS_BUCKET)
+        return cls(records, await js.key_value(bus.IMPORT_INDEX_BUCKET))
+
+    async def create(self, record: importer_pb2.Import) -> None:
+        """Store a new record and add it to its account's index."""
+        await self.put(record)
+        if self._index is not None:
+            await self._index.put(f"{record.account_id}.{record.import_id}", b"")
 
     async def put(self, record: importer_pb2.Import) -> None:
         """Store `record`, replacing the previous version."""
         await self._kv.put(record.import_id, record.SerializeToString())
+
+    async def delete(self, record: importer_pb2.Import) -> None:
+        """Delete the record and its index entry for good."""
+        await self._kv.purge(record.import_id)
+        if self._index is not None:
+            await self._index.purge(f"{record.account_id}.{record.import_id}")
+
+    async def account_import_ids(self, account_id: str) -> list[str]:
+        """Return the ids of the account's imports, newest first."""
+        if self._index is None:
+            return []
+        watcher = await self._index.watch(f"{account_id}.>", ignore_deletes=True, meta_only=True)
+        ids = []
+        try:
+            async for entry in watcher:
+                if entry is None:  # the watcher has sent every existing key
+                    break
+                ids.append(entry.key.partition(".")[2])
+        finally:
+            await watcher.stop()
+        # Import ids are ULIDs, which sort by creation time.
+        return sorted(ids, reverse=True)
+
+    async def all_import_ids(self) -> list[str]:
+        """Return the id of every stored record."""
+        try:
+            return await self._kv.keys()
+        except NoKeysError:
+            return []
 
     async def get(self, import_id: str) -> importer_pb2.Import | None:
         """Return the record of `import_id`, or None when there is none."""
@@ -53,3 +95,8 @@ def new_import_id() -> str:
 def is_import_id(text: str) -> bool:
     """Tell whether `text` has the form of an import id."""
     return _IMPORT_ID_PATTERN.fullmatch(text) is not None
+
+
+def created_at_of(import_id: str) -> datetime:
+    """Return the creation time that the ULID of `import_id` encodes (millisecond precision)."""
+    return ULID.from_str(import_id.removeprefix("imp_").upper()).datetime

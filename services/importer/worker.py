@@ -20,11 +20,23 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
 
-from services.importer import container, downloader, formats, probe, storage, verify
+from services.importer import (
+    container,
+    control,
+    downloader,
+    events,
+    formats,
+    probe,
+    storage,
+    verify,
+    ytdlp_child,
+)
+from services.importer.cancel import ImportCancelled, RunningImports
 from services.importer.config import ImporterSettings
 from services.importer.credits import BYTES_PER_CREDIT, CreditHolds, HoldResizer, credits_for
 from services.importer.failures import ImportFailure
 from services.importer.records import ImportRecords
+from services.importer.resources import DiskBudget, SizeLimit, size_limit
 from services.shared import bus, logs, metrics
 from services.shared.consumer import PullConsumer
 from services.shared.errors import FerryError, Unavailable
@@ -32,7 +44,12 @@ from services.shared.errors import FerryError, Unavailable
 logger = logging.getLogger(__name__)
 
 Status = importer_pb2.ImportStatus
-FINAL_STATUSES = (Status.IMPORT_STATUS_COMPLETED, Status.IMPORT_STATUS_FAILED)
+FINAL_STATUSES = (
+    Status.IMPORT_STATUS_COMPLETED,
+    Status.IMPORT_STATUS_FAILED,
+    Status.IMPORT_STATUS_CANCELLED,
+    Status.IMPORT_STATUS_EXPIRED,
+)
 COMPLETED_MESSAGE = "Import completed successfully"
 PROGRESS_WRITE_INTERVAL_SECONDS = 1.0
 RETRY_BASE_DELAY_SECONDS = 2.0
@@ -54,8 +71,11 @@ class ImportWorker:
         records: ImportRecords,
         media: storage.MediaStorage,
         holds: CreditHolds,
+        running: RunningImports | None = None,
     ) -> None:
         self._settings = settings
+        self._running = running or RunningImports()
+        self._disk = DiskBudget(settings.tmp_max_bytes)
         self._js = js
         self._records = records
         self._media = media
@@ -93,23 +113,35 @@ class ImportWorker:
         """Run one job message and ack it once its record is final."""
         job = events_pb2.ImportJob.FromString(message.data)
         with logs.bind(import_id=job.import_id, account_id=job.account_id):
-            record = await self._records.get(job.import_id)
-            if record is None:
-                logger.error(
-                    "import %s has no record (expired or deleted); dropping its job", job.import_id
-                )
-                await message.term()
-                return
-            if record.status in FINAL_STATUSES:
-                # A crash between storing the final record and the ack: finish the job.
-                await self._publish_event(record)
+            # Registered before the record is read, so a cancel stored after that read
+            # reaches the task.
+            work = asyncio.create_task(self._handle_job(job, message))
+            try:
+                await self._running.run(job.import_id, work)
+            except ImportCancelled:
+                await self._clean_up_cancelled(job)
                 await message.ack()
-                return
 
-            async with self._heartbeat(message):
-                finished = await self._attempt(record, message)
-            if finished:
-                await message.ack()
+    async def _handle_job(self, job: events_pb2.ImportJob, message: Msg) -> None:
+        record = await self._records.get(job.import_id)
+        if record is None:
+            logger.error(
+                "import %s has no record (expired or deleted); dropping its job", job.import_id
+            )
+            await message.term()
+            return
+        if record.status in FINAL_STATUSES:
+            # Cancelled while queued, or a crash between storing the final record and
+            # the ack: finish the job.
+            if record.status != Status.IMPORT_STATUS_EXPIRED:
+                await self._publish_event(record)
+            await message.ack()
+            return
+
+        async with self._heartbeat(message):
+            finished = await self._attempt(record, message)
+        if finished:
+            await message.ack()
 
     async def _attempt(self, record: importer_pb2.Import, message: Msg) -> bool:
         """Run the import once; return False when the job was nak'ed for a retry."""
@@ -120,6 +152,8 @@ class ImportWorker:
         try:
             await self._run_import(record)
             return True
+        except ImportCancelled:
+            raise
         except ImportFailure as failure:
             await self._fail(record, failure.code, failure.message)
             return True
@@ -153,16 +187,46 @@ class ImportWorker:
         )
         await message.nak(delay=delay)
 
-    async def _run_import(self, record: importer_pb2.Import) -> None:
-        await self._mark_importing(record)
-        max_bytes = await self._download_allowance(record)
-        selection = _selection(record)
+    async def _clean_up_cancelled(self, job: events_pb2.ImportJob) -> None:
+        """Remove what a cancelled import stored and keep its record CANCELLED."""
+        # The temporary directory and the yt-dlp child are gone: their `finally` blocks ran.
+        prefix = storage.import_prefix(job.account_id, job.import_id)
+        try:
+            deleted = await self._media.delete_prefix(prefix)
+        except Unavailable as exc:
+            logger.error("could not delete the objects of a cancelled import: %s; the "
+                         "janitor deletes them later", exc)
+            deleted = 0
+        record = await self._records.get(job.import_id)
+        if record is not None and record.status != Status.IMPORT_STATUS_CANCELLED:
+            # The worker's own write raced the cancel: store the cancel again.
+            record.status = Status.IMPORT_STATUS_CANCELLED
+            record.media_url = ""
+            record.object_key = ""
+            record.credits_used = 0
+            record.message = control.CANCELLED_MESSAGE
+            record.cancelled_at.CopyFrom(_now())
+            record.finished_at.CopyFrom(record.cancelled_at)
+            await self._records.put(record)
+            await self._publish_event(record)
+        logger.info("import cancelled while running; deleted %d objects", deleted)
 
+    async def _run_import(self, record: importer_pb2.Import) -> None:
+        limit = await self._download_allowance(record)
+        selection = _selection(record)
+        async with self._disk.reserve(limit.max_bytes * downloader.MERGE_SPACE_FACTOR):
+            await self._mark_importing(record)
+            await self._run_download(record, selection, limit)
+
+    async def _run_download(
+        self, record: importer_pb2.Import, selection: formats.Selection, limit: SizeLimit
+    ) -> None:
         directory = self._settings.temp_dir / f"{record.import_id}-{record.attempts}"
         try:
-            fetched = await self._download(record, selection, directory, max_bytes)
+            fetched = await self._download(record, selection, directory, limit)
             metrics.DOWNLOADED_BYTES.inc(fetched.path.stat().st_size)
             media = await probe.probe(fetched.path)
+            self._check_duration(media.duration)
             await verify.verify(fetched.path, media, verify.Expectation.of(selection, fetched))
             stored = await container.finalize(fetched, media, selection)
             if stored.path != fetched.path:
@@ -178,6 +242,12 @@ class ImportWorker:
         note = formats.height_note(selection, media.height, media.has_video)
         await self._complete(record, fetched, media, size, credits, key, note)
 
+    def _check_duration(self, duration: float) -> None:
+        """Fail media whose source did not announce a duration above the maximum."""
+        limit = self._settings.max_duration_seconds
+        if duration > limit:
+            raise ImportFailure("too_long", ytdlp_child.duration_message(duration, limit))
+
     async def _mark_importing(self, record: importer_pb2.Import) -> None:
         record.status = Status.IMPORT_STATUS_IMPORTING
         record.attempts += 1
@@ -190,11 +260,15 @@ class ImportWorker:
             record.attempts, record.url, record.format_selector,
         )
 
-    async def _download_allowance(self, record: importer_pb2.Import) -> int:
-        """Return the bytes the account can pay for: its hold plus its remaining balance."""
+    async def _download_allowance(self, record: importer_pb2.Import) -> SizeLimit:
+        """Return the largest file the import may store, and the limit that sets it."""
         # The hold exists since StartImport; asking again for 1 credit changes nothing.
         hold = await self._hold(record, 1)
-        return (hold.credits + hold.balance) * BYTES_PER_CREDIT
+        return size_limit(
+            balance_bytes=(hold.credits + hold.balance) * BYTES_PER_CREDIT,
+            account_bytes=hold.max_file_bytes,
+            disk_bytes=self._settings.tmp_max_bytes // downloader.MERGE_SPACE_FACTOR,
+        )
 
     async def _hold(self, record: importer_pb2.Import, credits: int) -> ledger_pb2.Hold:
         try:
@@ -209,15 +283,18 @@ class ImportWorker:
         record: importer_pb2.Import,
         selection: formats.Selection,
         directory: Path,
-        max_bytes: int,
+        limit: SizeLimit,
     ) -> downloader.Download:
         request = downloader.DownloadRequest(
             url=record.url,
             selector=selection.selector,
             directory=directory,
-            max_bytes=max_bytes,
+            max_bytes=limit.max_bytes,
             allow_private=self._settings.urls.allow_private,
             timeout_seconds=self._settings.timeout_seconds,
+            size_limit_text=limit.description,
+            stall_seconds=self._settings.stall_seconds,
+            max_duration_seconds=self._settings.max_duration_seconds,
         )
         last_write = 0.0
         resizer = HoldResizer(self._holds, record.import_id)
@@ -278,6 +355,11 @@ class ImportWorker:
         )
         record.finished_at.CopyFrom(finished)
         record.expires_at.FromDatetime(finished.ToDatetime() + timedelta(seconds=retention))
+        current = await self._records.get(record.import_id)
+        if current is not None and current.status == Status.IMPORT_STATUS_CANCELLED:
+            # NOTE: a cancel stored between this read and the put below is overwritten;
+            # the import then ends completed and charged, and DELETE /import deletes it.
+            raise ImportCancelled(record.import_id)
         try:
             await self._records.put(record)
         except BaseException:
@@ -307,23 +389,7 @@ class ImportWorker:
         logger.warning("import failed: %s (%s)", message, code)
 
     async def _publish_event(self, record: importer_pb2.Import) -> None:
-        if record.status == Status.IMPORT_STATUS_COMPLETED:
-            event_type, kind, suffix = (
-                events_pb2.EVENT_TYPE_IMPORT_COMPLETED, bus.EventType.IMPORT_COMPLETED, "completed"
-            )
-        else:
-            event_type, kind, suffix = (
-                events_pb2.EVENT_TYPE_IMPORT_FAILED, bus.EventType.IMPORT_FAILED, "failed"
-            )
-        event = events_pb2.ImportEvent(
-            event_id=f"{record.import_id}.{suffix}",
-            type=event_type,
-            occurred_at=record.finished_at,
-            record=record,
-        )
-        await self._js.publish(
-            kind.subject, event.SerializeToString(), headers={"Nats-Msg-Id": event.event_id}
-        )
+        await events.publish_final(self._js, record)
 
     async def _delete_quietly(self, key: str) -> None:
         try:

@@ -34,6 +34,7 @@ PR_SET_PDEATHSIG = 1
 PROGRESS_INTERVAL_SECONDS = 0.25
 SOCKET_TIMEOUT_SECONDS = 30
 RETRIES = 3
+BLOCK_BYTES = 64 * 1024
 
 # yt-dlp reports a download it skips for max_filesize with this phrase and raises nothing.
 _TOO_LARGE_PHRASE = "larger than max-filesize"
@@ -53,6 +54,18 @@ _NO_ADAPTER = re.compile(r"No connection adapters were found for '([A-Za-z][A-Za
 
 class BlockedConnection(OSError):
     """A connection to an address the URL policy forbids."""
+
+
+class FileTooLarge(Exception):
+    """The bytes downloaded so far exceed max_filesize; raised from the progress hook."""
+
+
+def duration_message(duration: float, max_duration: float) -> str:
+    """Return the failure message for media longer than the maximum duration."""
+    return (
+        f"the media lasts {duration:.0f} s, longer than the maximum duration of "
+        f"{max_duration:.0f} s (FERRY_IMPORT_MAX_DURATION_SECONDS); choose a shorter media"
+    )
 
 
 class AddressGuard:
@@ -83,8 +96,9 @@ class AddressGuard:
 class Reporter:
     """Write the JSON lines the parent reads, at most ~4 progress lines a second."""
 
-    def __init__(self, stream: IO[str]) -> None:
+    def __init__(self, stream: IO[str], max_bytes: int = 0) -> None:
         self._stream = stream
+        self._max_bytes = max_bytes
         self._last_progress = 0.0
         self._finished_bytes = 0
         self._finished_totals = 0
@@ -106,6 +120,10 @@ class Reporter:
             self._send_progress(self._finished_bytes, self._finished_totals)
             return
 
+        # yt-dlp checks max_filesize against an announced size only, so a body without
+        # Content-Length is stopped here, one block after it crosses the limit.
+        if self._max_bytes and self._finished_bytes + downloaded > self._max_bytes:
+            raise FileTooLarge(f"{self._finished_bytes + downloaded} bytes downloaded")
         now = time.monotonic()
         if now - self._last_progress < PROGRESS_INTERVAL_SECONDS:
             return
@@ -124,6 +142,8 @@ class RecordingYoutubeDL(yt_dlp.YoutubeDL):
     """
 
     last_formats: list[dict[str, Any]] = []
+    # Longest media accepted, in seconds; 0 means no limit.
+    max_duration: float = 0.0
 
     def process_ie_result(
         self, ie_result: dict[str, Any], download: bool = True, extra_info: Any = None
@@ -137,6 +157,9 @@ class RecordingYoutubeDL(yt_dlp.YoutubeDL):
         return super().process_ie_result(ie_result, download, extra_info)
 
     def process_video_result(self, info_dict: dict[str, Any], download: bool = True) -> Any:
+        duration = _source_duration(info_dict)
+        if self.max_duration and duration and duration > self.max_duration:
+            raise ExtractorError(duration_message(duration, self.max_duration), expected=True)
         formats = info_dict.get("formats") or []
         _assume_separate_hls_audio(formats)
         self.last_formats = list(formats or [info_dict])
@@ -191,14 +214,18 @@ def main() -> int:
     if os.getppid() != spec["parent_pid"]:
         return 1  # the parent died before the death signal was armed
 
-    reporter = Reporter(_take_stdout())
+    reporter = Reporter(_take_stdout(), spec["max_filesize"])
     guard = AddressGuard(spec["allow_private"])
     guard.install()
     _forbid_external_downloaders()
     logger = StderrLogger()
     ydl = RecordingYoutubeDL(_options(spec, reporter, logger))
+    ydl.max_duration = float(spec.get("max_duration") or 0)
     try:
         info = _download(ydl, spec["url"])
+    except FileTooLarge as exc:
+        reporter.emit("error", code="too_large", message=str(exc))
+        return 1
     except DownloadError as exc:
         code, message = _failure_reason(
             exc, guard, spec["selector"], ydl.last_formats, reporter.fragmented
@@ -269,6 +296,10 @@ def _options(spec: dict[str, Any], reporter: Reporter, logger: StderrLogger) -> 
         "skip_unavailable_fragments": False,
         "external_downloader": {"default": "native"},
         "max_filesize": spec["max_filesize"],
+        # Fixed blocks bound how far a body without Content-Length can overshoot the
+        # limit before the progress hook stops it.
+        "buffersize": BLOCK_BYTES,
+        "noresizebuffer": True,
         "socket_timeout": SOCKET_TIMEOUT_SECONDS,
         "retries": RETRIES,
         "fragment_retries": RETRIES,
@@ -300,6 +331,8 @@ def _failure_reason(
     message = _clean(error.msg or str(error))
     if isinstance(cause, UnsupportedError):
         return "no_media", NO_MEDIA_MESSAGE
+    if "(FERRY_IMPORT_MAX_DURATION_SECONDS)" in message:
+        return "too_long", message
     if PLAYLIST_MESSAGE in message:
         return "playlist_unsupported", PLAYLIST_MESSAGE
     if _NO_FORMAT_PHRASE in message:

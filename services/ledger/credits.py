@@ -50,6 +50,8 @@ class Hold:
     captured: int
     # The account's spendable balance after the call.
     balance: int
+    # The account's maximum file size per import.
+    max_file_bytes: int = 0
 
 
 def hold_credits(
@@ -299,9 +301,9 @@ def _lock_hold(connection: Connection, import_id: str) -> Row | None:
 
 def _result(connection: Connection, hold: Row | None) -> Hold:
     assert hold is not None, "the hold was read in the same transaction"
-    balance = load_account(connection, hold.account_id).balance
+    account = load_account(connection, hold.account_id)
     return Hold(hold.import_id, hold.account_id, hold.status, hold.credits, hold.captured,
-                balance)
+                account.balance, account.limits.max_file_megabytes * 10**6)
 
 
 def _hold_not_found(import_id: str) -> NotFound:

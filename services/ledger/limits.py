@@ -46,6 +46,7 @@ class Limits:
     metadata_per_hour: int
     concurrent_metadata: int
     status_per_hour: int
+    max_file_megabytes: int
 
     @classmethod
     def defaults(cls) -> Limits:

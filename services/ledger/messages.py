@@ -103,4 +103,5 @@ def hold_message(hold: credits.Hold) -> ledger_pb2.Hold:
         credits=hold.credits,
         captured=hold.captured,
         balance=hold.balance,
+        max_file_bytes=hold.max_file_bytes,
     )

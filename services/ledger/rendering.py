@@ -38,6 +38,7 @@ def render_limits(limits: ledger_pb2.Limits) -> dict[str, Any]:
         "metadata": {"perHour": limits.metadata_per_hour,
                      "concurrent": limits.concurrent_metadata},
         "status": {"perHour": limits.status_per_hour},
+        "maxFileMegabytes": limits.max_file_megabytes,
     }
 
 

@@ -34,6 +34,8 @@ DEFAULT_LIMITS = {
     "metadata_per_hour": 1000,
     "concurrent_metadata": 5,
     "status_per_hour": 3600,
+    # 4 GB, in megabytes of 10^6 bytes, as credits count them.
+    "max_file_megabytes": 4000,
 }
 ENTRY_KINDS = ("grant", "hold", "capture", "release", "adjustment")
 

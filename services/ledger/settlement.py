@@ -1,4 +1,4 @@
-"""Settle credit holds from import events: capture on completion, release on failure."""
+"""Settle credit holds from import events: capture on completion, release otherwise."""
 
 from __future__ import annotations
 
@@ -69,7 +69,11 @@ class Settlement:
                 await asyncio.to_thread(
                     credits.capture_credits, self._engine, record.import_id, record.credits_used
                 )
-            elif event.type == events_pb2.EVENT_TYPE_IMPORT_FAILED:
+            elif event.type in (
+                events_pb2.EVENT_TYPE_IMPORT_FAILED, events_pb2.EVENT_TYPE_IMPORT_CANCELLED
+            ):
+                # DELETE /import cancels only imports that have not completed, so a
+                # cancelled import costs nothing.
                 await asyncio.to_thread(credits.release_credits, self._engine, record.import_id)
             else:
                 logger.error("dropping event %s of unknown type %d", event.event_id, event.type)

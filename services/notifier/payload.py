@@ -25,15 +25,17 @@ _EVENT_TYPES = {
     events_pb2.EVENT_TYPE_IMPORT_FAILED: EventType.IMPORT_FAILED,
     events_pb2.EVENT_TYPE_METADATA_COMPLETED: EventType.METADATA_COMPLETED,
     events_pb2.EVENT_TYPE_METADATA_FAILED: EventType.METADATA_FAILED,
+    events_pb2.EVENT_TYPE_IMPORT_CANCELLED: EventType.IMPORT_CANCELLED,
 }
 _PROTO_TYPES = {event_type: proto for proto, event_type in _EVENT_TYPES.items()}
 _STATUSES = {
     EventType.IMPORT_COMPLETED: "completed",
     EventType.IMPORT_FAILED: "failed",
+    EventType.IMPORT_CANCELLED: "cancelled",
     EventType.METADATA_COMPLETED: "completed",
     EventType.METADATA_FAILED: "failed",
 }
-_IMPORT_TYPES = (EventType.IMPORT_COMPLETED, EventType.IMPORT_FAILED)
+_IMPORT_TYPES = (EventType.IMPORT_COMPLETED, EventType.IMPORT_FAILED, EventType.IMPORT_CANCELLED)
 
 TEST_MESSAGE = "Test event sent by POST /webhooks/test; no import or job exists for it."
 
@@ -190,7 +192,9 @@ def _sample_import_event(
     record.created_at.FromDatetime(now - timedelta(seconds=10))
     record.started_at.FromDatetime(now - timedelta(seconds=9))
     record.finished_at.FromDatetime(now)
-    if event_type is EventType.IMPORT_COMPLETED:
+    if event_type is EventType.IMPORT_CANCELLED:
+        record.cancelled_at.FromDatetime(now)
+    elif event_type is EventType.IMPORT_COMPLETED:
         record.media_url = "https://example.com/ferry-test/video.mp4"
         record.media.title = "Ferry test video"
         record.media.duration_seconds = 12.5

@@ -34,6 +34,13 @@ NOTIFIER_CONSUMER = "notifier"
 WEBHOOK_REDELIVERY_SUBJECT = "ferry.events.webhook.redelivery"
 
 IMPORTS_BUCKET = "ferry_imports"
+# Key "<account id>.<import id>", empty value: the imports of each account, for listing.
+IMPORT_INDEX_BUCKET = "ferry_import_index"
+# Key "<account id>.<SHA-256 of the Idempotency-Key>": the import a key created.
+IDEMPOTENCY_BUCKET = "ferry_idempotency_keys"
+IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+# Core NATS subject (no stream) on which every importer worker hears cancellations.
+IMPORT_CANCEL_SUBJECT = "ferry.control.import.cancel"
 DELIVERIES_BUCKET = "ferry_webhook_deliveries"
 # Metadata jobs (ferry.importer.v1.MetadataJob, protobuf bytes), kept for the retention period.
 METADATA_BUCKET = "ferry_metadata"
@@ -51,6 +58,7 @@ class EventType(enum.StrEnum):
 
     IMPORT_COMPLETED = "import.completed"
     IMPORT_FAILED = "import.failed"
+    IMPORT_CANCELLED = "import.cancelled"
     METADATA_COMPLETED = "metadata.completed"
     METADATA_FAILED = "metadata.failed"
 
@@ -125,26 +133,18 @@ async def ensure_streams(js: JetStreamContext, retention_seconds: int, replicas:
     )
     # The notifier creates DELIVERIES_BUCKET itself, with its own retention setting.
     record_ttl = retention_seconds + RECORD_GRACE_SECONDS
-    await ensure_bucket(
-        js,
-        KeyValueConfig(
-            bucket=IMPORTS_BUCKET,
-            history=1,
-            ttl=record_ttl,
-            storage=StorageType.FILE,
-            replicas=replicas,
-        ),
-    )
-    await ensure_bucket(
-        js,
-        KeyValueConfig(
-            bucket=METADATA_BUCKET,
-            history=1,
-            ttl=retention_seconds,
-            storage=StorageType.FILE,
-            replicas=replicas,
-        ),
-    )
+    for bucket, ttl in (
+        (IMPORTS_BUCKET, record_ttl),
+        (IMPORT_INDEX_BUCKET, record_ttl),
+        (IDEMPOTENCY_BUCKET, IDEMPOTENCY_TTL_SECONDS),
+        (METADATA_BUCKET, retention_seconds),
+    ):
+        await ensure_bucket(
+            js,
+            KeyValueConfig(
+                bucket=bucket, history=1, ttl=ttl, storage=StorageType.FILE, replicas=replicas
+            ),
+        )
 
 
 async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:

@@ -68,6 +68,14 @@ class Conflict(FerryError):
     grpc_status = grpc.StatusCode.ABORTED
 
 
+class Unprocessable(FerryError):
+    """A well-formed request that contradicts an earlier one, such as a reused Idempotency-Key."""
+
+    code = "unprocessable"
+    http_status = 422
+    grpc_status = grpc.StatusCode.ALREADY_EXISTS
+
+
 class RateLimited(FerryError):
     """A rate limit or the concurrency cap was hit.
 
@@ -107,6 +115,7 @@ ERROR_CLASSES: tuple[type[FerryError], ...] = (
     InsufficientCredits,
     NotFound,
     Conflict,
+    Unprocessable,
     RateLimited,
     Unavailable,
     InternalError,

@@ -41,6 +41,7 @@ async def test_account_returns_balance_and_limits(make_client, ledger_address, a
         "imports": {"perHour": 240, "concurrent": 2},
         "metadata": {"perHour": 1000, "concurrent": 5},
         "status": {"perHour": 3600},
+        "maxFileMegabytes": 4000,
     }
     assert data["usage"]["creditsUsed"] == 0
     assert data["usage"]["periodStart"].endswith("T00:00:00Z")

@@ -53,7 +53,7 @@ async def test_new_account_has_importly_limits(ledger):
 
     assert account.limits == ledger_pb2.Limits(
         imports_per_hour=240, concurrent_imports=2, metadata_per_hour=1000,
-        concurrent_metadata=5, status_per_hour=3600,
+        concurrent_metadata=5, status_per_hour=3600, max_file_megabytes=4000,
     )
 
 

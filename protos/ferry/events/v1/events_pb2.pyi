@@ -18,11 +18,13 @@ class EventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EVENT_TYPE_IMPORT_FAILED: _ClassVar[EventType]
     EVENT_TYPE_METADATA_COMPLETED: _ClassVar[EventType]
     EVENT_TYPE_METADATA_FAILED: _ClassVar[EventType]
+    EVENT_TYPE_IMPORT_CANCELLED: _ClassVar[EventType]
 EVENT_TYPE_UNSPECIFIED: EventType
 EVENT_TYPE_IMPORT_COMPLETED: EventType
 EVENT_TYPE_IMPORT_FAILED: EventType
 EVENT_TYPE_METADATA_COMPLETED: EventType
 EVENT_TYPE_METADATA_FAILED: EventType
+EVENT_TYPE_IMPORT_CANCELLED: EventType
 
 class ImportJob(_message.Message):
     __slots__ = ("import_id", "account_id")

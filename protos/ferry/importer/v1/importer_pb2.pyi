@@ -17,6 +17,8 @@ class ImportStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     IMPORT_STATUS_IMPORTING: _ClassVar[ImportStatus]
     IMPORT_STATUS_COMPLETED: _ClassVar[ImportStatus]
     IMPORT_STATUS_FAILED: _ClassVar[ImportStatus]
+    IMPORT_STATUS_CANCELLED: _ClassVar[ImportStatus]
+    IMPORT_STATUS_EXPIRED: _ClassVar[ImportStatus]
 
 class MetadataStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -30,6 +32,8 @@ IMPORT_STATUS_QUEUED: ImportStatus
 IMPORT_STATUS_IMPORTING: ImportStatus
 IMPORT_STATUS_COMPLETED: ImportStatus
 IMPORT_STATUS_FAILED: ImportStatus
+IMPORT_STATUS_CANCELLED: ImportStatus
+IMPORT_STATUS_EXPIRED: ImportStatus
 METADATA_STATUS_UNSPECIFIED: MetadataStatus
 METADATA_STATUS_QUEUED: MetadataStatus
 METADATA_STATUS_PROCESSING: MetadataStatus
@@ -53,16 +57,18 @@ class FormatRequest(_message.Message):
     def __init__(self, format: _Optional[str] = ..., quality: _Optional[str] = ..., include_video: _Optional[bool] = ..., include_audio: _Optional[bool] = ..., video_quality: _Optional[str] = ..., audio_quality: _Optional[str] = ...) -> None: ...
 
 class StartImportRequest(_message.Message):
-    __slots__ = ("account_id", "url", "format", "webhook_url")
+    __slots__ = ("account_id", "url", "format", "webhook_url", "idempotency_key")
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     URL_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     WEBHOOK_URL_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     account_id: str
     url: str
     format: FormatRequest
     webhook_url: str
-    def __init__(self, account_id: _Optional[str] = ..., url: _Optional[str] = ..., format: _Optional[_Union[FormatRequest, _Mapping]] = ..., webhook_url: _Optional[str] = ...) -> None: ...
+    idempotency_key: str
+    def __init__(self, account_id: _Optional[str] = ..., url: _Optional[str] = ..., format: _Optional[_Union[FormatRequest, _Mapping]] = ..., webhook_url: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class GetImportRequest(_message.Message):
     __slots__ = ("account_id", "import_id")
@@ -71,6 +77,38 @@ class GetImportRequest(_message.Message):
     account_id: str
     import_id: str
     def __init__(self, account_id: _Optional[str] = ..., import_id: _Optional[str] = ...) -> None: ...
+
+class CancelImportRequest(_message.Message):
+    __slots__ = ("account_id", "import_id")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    IMPORT_ID_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    import_id: str
+    def __init__(self, account_id: _Optional[str] = ..., import_id: _Optional[str] = ...) -> None: ...
+
+class ListImportsRequest(_message.Message):
+    __slots__ = ("account_id", "page_size", "cursor", "statuses", "created_after", "created_before")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    STATUSES_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AFTER_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    page_size: int
+    cursor: str
+    statuses: _containers.RepeatedScalarFieldContainer[ImportStatus]
+    created_after: _timestamp_pb2.Timestamp
+    created_before: _timestamp_pb2.Timestamp
+    def __init__(self, account_id: _Optional[str] = ..., page_size: _Optional[int] = ..., cursor: _Optional[str] = ..., statuses: _Optional[_Iterable[_Union[ImportStatus, str]]] = ..., created_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListImportsResponse(_message.Message):
+    __slots__ = ("imports", "next_cursor")
+    IMPORTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    imports: _containers.RepeatedCompositeFieldContainer[Import]
+    next_cursor: str
+    def __init__(self, imports: _Optional[_Iterable[_Union[Import, _Mapping]]] = ..., next_cursor: _Optional[str] = ...) -> None: ...
 
 class Progress(_message.Message):
     __slots__ = ("downloaded_bytes", "total_bytes", "percent")
@@ -105,7 +143,7 @@ class MediaInfo(_message.Message):
     def __init__(self, title: _Optional[str] = ..., duration_seconds: _Optional[float] = ..., ext: _Optional[str] = ..., size_bytes: _Optional[int] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., vcodec: _Optional[str] = ..., acodec: _Optional[str] = ..., fps: _Optional[float] = ...) -> None: ...
 
 class Import(_message.Message):
-    __slots__ = ("import_id", "account_id", "status", "url", "format", "format_selector", "webhook_url", "media_url", "object_key", "media", "credits_used", "message", "progress", "attempts", "created_at", "started_at", "finished_at", "expires_at", "error_code")
+    __slots__ = ("import_id", "account_id", "status", "url", "format", "format_selector", "webhook_url", "media_url", "object_key", "media", "credits_used", "message", "progress", "attempts", "created_at", "started_at", "finished_at", "expires_at", "error_code", "expired_at", "cancelled_at")
     IMPORT_ID_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -125,6 +163,8 @@ class Import(_message.Message):
     FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     ERROR_CODE_FIELD_NUMBER: _ClassVar[int]
+    EXPIRED_AT_FIELD_NUMBER: _ClassVar[int]
+    CANCELLED_AT_FIELD_NUMBER: _ClassVar[int]
     import_id: str
     account_id: str
     status: ImportStatus
@@ -144,7 +184,9 @@ class Import(_message.Message):
     finished_at: _timestamp_pb2.Timestamp
     expires_at: _timestamp_pb2.Timestamp
     error_code: str
-    def __init__(self, import_id: _Optional[str] = ..., account_id: _Optional[str] = ..., status: _Optional[_Union[ImportStatus, str]] = ..., url: _Optional[str] = ..., format: _Optional[_Union[FormatRequest, _Mapping]] = ..., format_selector: _Optional[str] = ..., webhook_url: _Optional[str] = ..., media_url: _Optional[str] = ..., object_key: _Optional[str] = ..., media: _Optional[_Union[MediaInfo, _Mapping]] = ..., credits_used: _Optional[int] = ..., message: _Optional[str] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., attempts: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error_code: _Optional[str] = ...) -> None: ...
+    expired_at: _timestamp_pb2.Timestamp
+    cancelled_at: _timestamp_pb2.Timestamp
+    def __init__(self, import_id: _Optional[str] = ..., account_id: _Optional[str] = ..., status: _Optional[_Union[ImportStatus, str]] = ..., url: _Optional[str] = ..., format: _Optional[_Union[FormatRequest, _Mapping]] = ..., format_selector: _Optional[str] = ..., webhook_url: _Optional[str] = ..., media_url: _Optional[str] = ..., object_key: _Optional[str] = ..., media: _Optional[_Union[MediaInfo, _Mapping]] = ..., credits_used: _Optional[int] = ..., message: _Optional[str] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., attempts: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error_code: _Optional[str] = ..., expired_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancelled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class StartMetadataRequest(_message.Message):
     __slots__ = ("account_id", "url", "basic", "webhook_url")

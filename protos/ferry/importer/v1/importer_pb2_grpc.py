@@ -54,6 +54,16 @@ class ImporterServiceStub:
                 request_serializer=ferry_dot_importer_dot_v1_dot_importer__pb2.GetMetadataRequest.SerializeToString,
                 response_deserializer=ferry_dot_importer_dot_v1_dot_importer__pb2.MetadataJob.FromString,
                 _registered_method=True)
+        self.CancelImport = channel.unary_unary(
+                '/ferry.importer.v1.ImporterService/CancelImport',
+                request_serializer=ferry_dot_importer_dot_v1_dot_importer__pb2.CancelImportRequest.SerializeToString,
+                response_deserializer=ferry_dot_importer_dot_v1_dot_importer__pb2.Import.FromString,
+                _registered_method=True)
+        self.ListImports = channel.unary_unary(
+                '/ferry.importer.v1.ImporterService/ListImports',
+                request_serializer=ferry_dot_importer_dot_v1_dot_importer__pb2.ListImportsRequest.SerializeToString,
+                response_deserializer=ferry_dot_importer_dot_v1_dot_importer__pb2.ListImportsResponse.FromString,
+                _registered_method=True)
 
 
 class ImporterServiceServicer:
@@ -89,6 +99,21 @@ class ImporterServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CancelImport(self, request, context):
+        """Cancel a queued or running import, or delete a completed import's media early.
+        Idempotent: cancelling a cancelled, failed or expired import returns it unchanged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListImports(self, request, context):
+        """List the account's imports, newest first, one page at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ImporterServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -111,6 +136,16 @@ def add_ImporterServiceServicer_to_server(servicer, server):
                     servicer.GetMetadata,
                     request_deserializer=ferry_dot_importer_dot_v1_dot_importer__pb2.GetMetadataRequest.FromString,
                     response_serializer=ferry_dot_importer_dot_v1_dot_importer__pb2.MetadataJob.SerializeToString,
+            ),
+            'CancelImport': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelImport,
+                    request_deserializer=ferry_dot_importer_dot_v1_dot_importer__pb2.CancelImportRequest.FromString,
+                    response_serializer=ferry_dot_importer_dot_v1_dot_importer__pb2.Import.SerializeToString,
+            ),
+            'ListImports': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListImports,
+                    request_deserializer=ferry_dot_importer_dot_v1_dot_importer__pb2.ListImportsRequest.FromString,
+                    response_serializer=ferry_dot_importer_dot_v1_dot_importer__pb2.ListImportsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -221,6 +256,60 @@ class ImporterService:
             '/ferry.importer.v1.ImporterService/GetMetadata',
             ferry_dot_importer_dot_v1_dot_importer__pb2.GetMetadataRequest.SerializeToString,
             ferry_dot_importer_dot_v1_dot_importer__pb2.MetadataJob.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelImport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ferry.importer.v1.ImporterService/CancelImport',
+            ferry_dot_importer_dot_v1_dot_importer__pb2.CancelImportRequest.SerializeToString,
+            ferry_dot_importer_dot_v1_dot_importer__pb2.Import.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListImports(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ferry.importer.v1.ImporterService/ListImports',
+            ferry_dot_importer_dot_v1_dot_importer__pb2.ListImportsRequest.SerializeToString,
+            ferry_dot_importer_dot_v1_dot_importer__pb2.ListImportsResponse.FromString,
             options,
             channel_credentials,
             insecure,

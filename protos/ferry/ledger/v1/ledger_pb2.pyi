@@ -40,32 +40,36 @@ class Account(_message.Message):
     def __init__(self, account_id: _Optional[str] = ..., name: _Optional[str] = ..., balance: _Optional[int] = ..., held: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ...) -> None: ...
 
 class Limits(_message.Message):
-    __slots__ = ("imports_per_hour", "concurrent_imports", "metadata_per_hour", "concurrent_metadata", "status_per_hour")
+    __slots__ = ("imports_per_hour", "concurrent_imports", "metadata_per_hour", "concurrent_metadata", "status_per_hour", "max_file_megabytes")
     IMPORTS_PER_HOUR_FIELD_NUMBER: _ClassVar[int]
     CONCURRENT_IMPORTS_FIELD_NUMBER: _ClassVar[int]
     METADATA_PER_HOUR_FIELD_NUMBER: _ClassVar[int]
     CONCURRENT_METADATA_FIELD_NUMBER: _ClassVar[int]
     STATUS_PER_HOUR_FIELD_NUMBER: _ClassVar[int]
+    MAX_FILE_MEGABYTES_FIELD_NUMBER: _ClassVar[int]
     imports_per_hour: int
     concurrent_imports: int
     metadata_per_hour: int
     concurrent_metadata: int
     status_per_hour: int
-    def __init__(self, imports_per_hour: _Optional[int] = ..., concurrent_imports: _Optional[int] = ..., metadata_per_hour: _Optional[int] = ..., concurrent_metadata: _Optional[int] = ..., status_per_hour: _Optional[int] = ...) -> None: ...
+    max_file_megabytes: int
+    def __init__(self, imports_per_hour: _Optional[int] = ..., concurrent_imports: _Optional[int] = ..., metadata_per_hour: _Optional[int] = ..., concurrent_metadata: _Optional[int] = ..., status_per_hour: _Optional[int] = ..., max_file_megabytes: _Optional[int] = ...) -> None: ...
 
 class LimitsUpdate(_message.Message):
-    __slots__ = ("imports_per_hour", "concurrent_imports", "metadata_per_hour", "concurrent_metadata", "status_per_hour")
+    __slots__ = ("imports_per_hour", "concurrent_imports", "metadata_per_hour", "concurrent_metadata", "status_per_hour", "max_file_megabytes")
     IMPORTS_PER_HOUR_FIELD_NUMBER: _ClassVar[int]
     CONCURRENT_IMPORTS_FIELD_NUMBER: _ClassVar[int]
     METADATA_PER_HOUR_FIELD_NUMBER: _ClassVar[int]
     CONCURRENT_METADATA_FIELD_NUMBER: _ClassVar[int]
     STATUS_PER_HOUR_FIELD_NUMBER: _ClassVar[int]
+    MAX_FILE_MEGABYTES_FIELD_NUMBER: _ClassVar[int]
     imports_per_hour: int
     concurrent_imports: int
     metadata_per_hour: int
     concurrent_metadata: int
     status_per_hour: int
-    def __init__(self, imports_per_hour: _Optional[int] = ..., concurrent_imports: _Optional[int] = ..., metadata_per_hour: _Optional[int] = ..., concurrent_metadata: _Optional[int] = ..., status_per_hour: _Optional[int] = ...) -> None: ...
+    max_file_megabytes: int
+    def __init__(self, imports_per_hour: _Optional[int] = ..., concurrent_imports: _Optional[int] = ..., metadata_per_hour: _Optional[int] = ..., concurrent_metadata: _Optional[int] = ..., status_per_hour: _Optional[int] = ..., max_file_megabytes: _Optional[int] = ...) -> None: ...
 
 class Usage(_message.Message):
     __slots__ = ("period_start", "period_end", "credits_used", "imports_completed", "imports_failed", "imports_running")
@@ -296,20 +300,22 @@ class GetWebhookSecretsResponse(_message.Message):
     def __init__(self, secrets: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Hold(_message.Message):
-    __slots__ = ("import_id", "account_id", "status", "credits", "captured", "balance")
+    __slots__ = ("import_id", "account_id", "status", "credits", "captured", "balance", "max_file_bytes")
     IMPORT_ID_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     CREDITS_FIELD_NUMBER: _ClassVar[int]
     CAPTURED_FIELD_NUMBER: _ClassVar[int]
     BALANCE_FIELD_NUMBER: _ClassVar[int]
+    MAX_FILE_BYTES_FIELD_NUMBER: _ClassVar[int]
     import_id: str
     account_id: str
     status: HoldStatus
     credits: int
     captured: int
     balance: int
-    def __init__(self, import_id: _Optional[str] = ..., account_id: _Optional[str] = ..., status: _Optional[_Union[HoldStatus, str]] = ..., credits: _Optional[int] = ..., captured: _Optional[int] = ..., balance: _Optional[int] = ...) -> None: ...
+    max_file_bytes: int
+    def __init__(self, import_id: _Optional[str] = ..., account_id: _Optional[str] = ..., status: _Optional[_Union[HoldStatus, str]] = ..., credits: _Optional[int] = ..., captured: _Optional[int] = ..., balance: _Optional[int] = ..., max_file_bytes: _Optional[int] = ...) -> None: ...
 
 class HoldCreditsRequest(_message.Message):
     __slots__ = ("import_id", "account_id", "credits", "take_import_slot")
