@@ -43,15 +43,14 @@ class _Fetched:
     data: bytes
     # The whole file's size, or None when the server did not send it.
     size: int | None
-    # The server answered 206, so it can send the tail too.
+    # The server returned 206 Partial Content, so it can send the tail too.
     ranged: bool
 
 
 def needs_probe(info: dict[str, Any]) -> dict[str, Any] | None:
-    """Return the format of a direct file that yt-dlp knows nothing about, else None.
+    """Return the format of a direct file that yt-dlp found no height or size for, else None.
 
-    That is a result marked `direct` (yt-dlp's generic extractor) with a single format
-    that has neither a height nor a size.
+    That is a result marked `direct` (by yt-dlp's generic extractor) with a single format.
     """
     if not info.get("direct"):
         return None
@@ -114,7 +113,7 @@ def _fetch(ydl: yt_dlp.YoutubeDL, fmt: dict[str, Any], start: int, end: int) -> 
     with ydl.urlopen(Request(fmt["url"], headers=headers)) as response:
         ranged = response.status == 206
         if start > 0 and not ranged:
-            raise OSError(f"the server answered HTTP {response.status} to a range request")
+            raise OSError(f"the server returned HTTP {response.status} to a range request")
         chunks: list[bytes] = []
         received = 0
         while received < limit:
@@ -203,24 +202,24 @@ def _media_streams(report: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[
 
 
 def _fields_from(report: dict[str, Any], size_known: bool) -> dict[str, Any]:
-    """Translate ffprobe's report into yt-dlp format fields; codecs keep ffprobe's names.
+    """Translate ffprobe's report into yt-dlp format fields, with ffprobe's codec names.
 
     ffprobe computes the overall bitrate from the file's size, so without the source's
     size (the local file is then only its first bytes) it comes from the streams instead.
     """
     video, audio = _media_streams(report)
-    fields: dict[str, Any] = {
-        "vcodec": video.get("codec_name") or None if video else "none",
-        "acodec": audio.get("codec_name") or None if audio else "none",
-    }
+    # yt-dlp's "none" marks a missing stream, and None a codec it does not know.
+    fields: dict[str, Any] = {"vcodec": "none", "acodec": "none"}
     if video:
         fields.update(
+            vcodec=video.get("codec_name") or None,
             width=_positive_int(video.get("width")),
             height=_positive_int(video.get("height")),
             fps=_frame_rate(video.get("avg_frame_rate") or ""),
             vbr=_kbits(video.get("bit_rate")),
         )
     if audio:
+        fields["acodec"] = audio.get("codec_name") or None
         fields["abr"] = _kbits(audio.get("bit_rate"))
     if size_known:
         fields["tbr"] = _kbits(report.get("format", {}).get("bit_rate"))

@@ -29,8 +29,8 @@ async def extract(
 ) -> importer_pb2.MediaMetadata:
     """Extract the metadata of `url` without downloading its media.
 
-    `directory` holds the first bytes of a direct media file while ffprobe reads them. The
-    child creates it when it needs it, and it is deleted here afterwards. Raises
+    The child writes a direct media file's first bytes into `directory` for ffprobe. It
+    creates the directory when it needs it, and this function deletes it afterwards. Raises
     ImportFailure with the child's code and message (such as `no_media` or
     `source_not_found`), or `timed_out` after `timeout_seconds`.
     """

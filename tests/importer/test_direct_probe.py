@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import math
+import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ferry.importer.v1 import importer_pb2
+from yt_dlp.utils import DownloadError
 
-from services.importer import extraction
+from services.importer import direct_probe, extraction, metadata_child
+from services.importer.ytdlp_child import AddressGuard, RecordingYoutubeDL
 from tests import direct_media, sources
 
 
@@ -124,3 +128,25 @@ async def test_probe_not_media_keeps_defaults(tmp_path: Path):
     assert list(presets) == ["best", "audio only"]
     assert presets["best"].estimated_size_bytes == 4096
     assert presets["best"].height == 0
+
+
+def test_probe_blocked_connection_fails(server, tmp_path: Path, monkeypatch):
+    # The extraction may reach the server; the policy then changes before the probe, so
+    # the probe's own connection is the one the guard blocks.
+    guard = AddressGuard(allow_private=True)
+    monkeypatch.setattr(socket, "getaddrinfo", guard._guarded_getaddrinfo)
+    probe = direct_probe.probe_direct
+
+    def probe_under_strict_policy(*arguments: Any) -> dict[str, Any]:
+        guard.allow_private = False
+        return probe(*arguments)
+
+    monkeypatch.setattr(direct_probe, "probe_direct", probe_under_strict_policy)
+    ydl = RecordingYoutubeDL(metadata_child._options())
+
+    with pytest.raises(DownloadError) as caught, ydl:
+        metadata_child._extract(ydl, guard, server.url("clip.webm"), False, tmp_path / "job")
+    code, message = metadata_child._failure_reason(caught.value, guard)
+
+    assert code == "blocked_address"
+    assert "127.0.0.1 resolves to 127.0.0.1, a private address" in message
