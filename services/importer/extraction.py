@@ -7,8 +7,10 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 from ferry.importer.v1 import importer_pb2
@@ -23,19 +25,29 @@ STDERR_EXCERPT_CHARS = 300
 
 
 async def extract(
-    url: str, *, basic: bool, allow_private: bool, timeout_seconds: float
+    url: str, *, basic: bool, allow_private: bool, timeout_seconds: float, directory: Path
 ) -> importer_pb2.MediaMetadata:
     """Extract the metadata of `url` without downloading its media.
 
-    Raises ImportFailure with the child's code and message (such as `no_media` or
+    The child writes a direct media file's first bytes into `directory` for ffprobe. It
+    creates the directory when it needs it, and this function deletes it afterwards. Raises
+    ImportFailure with the child's code and message (such as `no_media` or
     `source_not_found`), or `timed_out` after `timeout_seconds`.
     """
     spec = {
         "url": url,
         "basic": basic,
         "allow_private": allow_private,
+        "directory": str(directory),
         "parent_pid": os.getpid(),
     }
+    try:
+        return await _run_child(spec, timeout_seconds)
+    finally:
+        await asyncio.to_thread(shutil.rmtree, directory, True)
+
+
+async def _run_child(spec: dict[str, Any], timeout_seconds: float) -> importer_pb2.MediaMetadata:
     # A session of its own lets the kill below take down everything the child started.
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "services.importer.metadata_child",

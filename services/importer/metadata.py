@@ -51,6 +51,7 @@ class MetadataJobs:
             settings.metadata_wait_seconds, max(0.0, settings.peers.timeout_seconds - 1)
         )
         self._timeout_seconds = settings.metadata_timeout_seconds
+        self._temp_dir = settings.temp_dir
         self._js = js
         self._kv = kv
         self._slots = asyncio.Semaphore(settings.metadata_concurrency)
@@ -131,6 +132,7 @@ class MetadataJobs:
                             basic=job.basic,
                             allow_private=self._allow_private,
                             timeout_seconds=self._timeout_seconds,
+                            directory=self._temp_dir / job.metadata_id,
                         )
                     )
                 job.status = Status.METADATA_STATUS_COMPLETED

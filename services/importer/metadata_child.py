@@ -1,6 +1,7 @@
 """Extract one URL's metadata with yt-dlp, without downloading, in a child process.
 
-The job arrives as one JSON object on stdin (`url`, `basic`, `allow_private`, `parent_pid`).
+The job arrives as one JSON object on stdin (`url`, `basic`, `allow_private`, `directory`,
+`parent_pid`); `directory` is a scratch directory for a direct file's first bytes.
 The child writes one JSON line on stdout: `{"event": "result", "title", "duration",
 "thumbnail", "uploader", "presets"}` or `{"event": "error", "code", "message"}`. Every
 connection goes through the same address guard as a download (ytdlp_child.AddressGuard).
@@ -11,12 +12,13 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from yt_dlp.networking.exceptions import HTTPError, TransportError
 from yt_dlp.utils import DownloadError, ExtractorError, UnsupportedError
 
-from services.importer import presets
+from services.importer import direct_probe, presets
 from services.importer.ytdlp_child import (
     NO_MEDIA_MESSAGE,
     PLAYLIST_MESSAGE,
@@ -49,7 +51,7 @@ def main() -> int:
     ydl = RecordingYoutubeDL(_options())
     try:
         with ydl:
-            result = _extract(ydl, spec["url"], spec["basic"])
+            result = _extract(ydl, guard, spec["url"], spec["basic"], Path(spec["directory"]))
     except (DownloadError, ExtractorError) as exc:
         # process_ie_result raises ExtractorError itself; extract_info wraps it.
         code, message = _failure_reason(exc, guard)
@@ -73,7 +75,9 @@ def _options() -> dict[str, Any]:
     }
 
 
-def _extract(ydl: RecordingYoutubeDL, url: str, basic: bool) -> dict[str, Any]:
+def _extract(
+    ydl: RecordingYoutubeDL, guard: AddressGuard, url: str, basic: bool, directory: Path
+) -> dict[str, Any]:
     if basic:
         # Without processing, yt-dlp neither sorts nor selects formats. A result that only
         # points at another URL (an og:video page) still needs one processing pass.
@@ -84,6 +88,17 @@ def _extract(ydl: RecordingYoutubeDL, url: str, basic: bool) -> dict[str, Any]:
         info = ydl.extract_info(url, download=False)
     if info is None:
         raise DownloadError("yt-dlp returned no media for this URL")
+
+    direct_format = direct_probe.needs_probe(info)
+    if direct_format is not None:
+        # The probe reports its network errors as warnings, so a connection the guard
+        # blocked (a redirect to a private address, say) is looked up here.
+        guard.blocked_message = ""
+        found = direct_probe.probe_direct(ydl, direct_format, directory)
+        if guard.blocked_message:
+            raise DownloadError(guard.blocked_message)
+        if found.get("duration") and not info.get("duration"):
+            info["duration"] = found["duration"]
 
     duration = _duration(info)
     result: dict[str, Any] = {

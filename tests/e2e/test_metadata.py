@@ -125,16 +125,24 @@ def test_metadata_post_dash_estimates_cost(client: httpx.Client, source_server):
     assert presets["audio only"]["estimatedSize"] == pytest.approx(64_000 / 8 * 3, rel=0.1)
 
 
-def test_metadata_direct_file_unknown_height(client: httpx.Client, source_server):
+def test_metadata_direct_file_probed(client: httpx.Client, source_server):
     url = source_server.url("clip.mp4")
+    size = (source_server.directory / "clip.mp4").stat().st_size
 
     data = finished_metadata(client, "/metadata", client.get("/metadata", params={"url": url}))
     names = [preset["preset"] for preset in data["presets"]]
+    video = data["presets"][0]
 
     assert data["status"] == "completed", data
-    assert names == ["best", "audio only"]
-    assert data["presets"][0]["height"] is None
-    assert data["presets"][0]["estimatedCredits"] is None
+    assert data["duration"] == pytest.approx(sources.CLIP_SECONDS, abs=0.1)
+    # A 240p file is the "360p" preset: the tallest height no higher than 360.
+    assert names == ["360p", "audio only"]
+    assert video["height"] == 240
+    assert video["width"] == 320
+    assert video["vcodec"] == "h264"
+    assert video["acodec"] == "aac"
+    assert video["estimatedSize"] == size
+    assert video["estimatedCredits"] == math.ceil(size / 10**6)
 
 
 def test_metadata_basic_has_three_fields(client: httpx.Client, source_server):
