@@ -48,9 +48,8 @@ QUICK_ROUNDS = 3
 FULL_CONCURRENT_ROUNDS = 3
 QUICK_CONCURRENT_ROUNDS = 2
 CONCURRENT_DOWNLOADS = 4
-# Status polls every 100 ms: the time between the import finishing and the client seeing
-# it is at most this long. The default status limit (3,600 an hour) suits a client that
-# polls every second or more.
+# A status poll every 100 ms sees a finished import within about that long. The account
+# gets a higher status limit than the default of 3,600 an hour, which suits one poll a second.
 POLL_INTERVAL_SECONDS = 0.1
 # Enough that holds (100 credits each while an import runs) never run out.
 ACCOUNT_CREDITS = 1_000_000
@@ -60,8 +59,9 @@ ACCOUNT_LIMITS = ledger_pb2.LimitsUpdate(
     status_per_hour=10_000_000,
 )
 
-# Ferry rewrites a merged MP4 with its index at the front (+faststart), which changes its
-# size by a few kB; more than this fraction means a different format was downloaded.
+# yt-dlp merges the HLS cases into MKV, and Ferry copies the streams into MP4 (its container
+# for H.264 with AAC), which changes the size by a few kB. A larger difference than this
+# fraction means that the two sides downloaded different formats.
 SIZE_TOLERANCE = 0.05
 
 QUICK_CASES = ("mp4-3mb", "hls-720p")
@@ -180,7 +180,7 @@ def _make_media(directory: Path, quick: bool) -> dict[str, Path]:
         # Noise defeats compression, so 10 s at 2.4 Mbit/s make about 3 MB.
         "mp4": media.make_mp4(directory, name="direct-3mb.mp4", seconds=10, size="640x360",
                               video_bitrate="2400k"),
-        # 10 one-second segments per rendition; the size does not depend on the height chosen.
+        # Ten one-second segments per rendition, so the HLS cases fetch 24 files each.
         "hls": media.make_hls(directory / "hls-10s", seconds=10),
     }
     if not quick:

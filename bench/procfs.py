@@ -16,7 +16,7 @@ SAMPLE_INTERVAL_SECONDS = 0.02
 
 
 def descendants(pid: int) -> list[tuple[int, int]]:
-    """Return (process id, parent id) for every living descendant of `pid`, children first."""
+    """Return (process id, parent id) of every living descendant of `pid`, parents first."""
     found: list[tuple[int, int]] = []
     pending = [pid]
     while pending:
@@ -68,6 +68,7 @@ class Lifetime:
     """When a descendant process was first and last seen, in `time.perf_counter()` seconds."""
 
     command: str
+    parent: int
     first_seen: float
     last_seen: float
 
@@ -123,7 +124,7 @@ class TreeSampler:
             if child in self.lifetimes:
                 self.lifetimes[child].last_seen = now
             else:
-                self.lifetimes[child] = Lifetime(commands[child], now, now)
+                self.lifetimes[child] = Lifetime(commands[child], parent, now, now)
         self.peak_root_bytes = max(self.peak_root_bytes, root)
         self.peak_descendants_bytes = max(self.peak_descendants_bytes, children)
         self.peak_total_bytes = max(self.peak_total_bytes, root + children)
@@ -139,6 +140,18 @@ class TreeSampler:
         if not matching:
             return None
         return max(life.last_seen for life in matching) - min(life.first_seen for life in matching)
+
+    def children_seconds(self, programs: tuple[str, ...]) -> float:
+        """Return the summed lifetimes of the root's own children that run one of `programs`.
+
+        Each lifetime runs from the first to the last sample that saw the process, so it
+        falls short by up to two intervals, and a process shorter than one may be missed.
+        """
+        return sum(
+            life.last_seen - life.first_seen
+            for life in self.lifetimes.values()
+            if life.parent == self.pid and Path(life.command.split(" ", 1)[0]).name in programs
+        )
 
     def _run(self) -> None:
         while not self._stopped.wait(self.interval):

@@ -133,8 +133,9 @@ def _sequential_table(cases: Sequence[CaseResult]) -> str:
 
 def _phase_table(cases: Sequence[CaseResult]) -> str:
     rows = [
-        "| Case | submit | queue | work | of which yt-dlp child | notice | fetch | total |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|",
+        "| Case | submit | queue | work | of which yt-dlp child | of which ffprobe and ffmpeg "
+        "| notice | fetch | total |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for result in cases:
         runs = result.ferry
@@ -144,6 +145,7 @@ def _phase_table(cases: Sequence[CaseResult]) -> str:
             f"| {result.case.name} | {_median(run.submit_seconds for run in runs):.2f} "
             f"| {_median(run.queue_seconds for run in runs):.2f} "
             f"| {_median(run.work_seconds for run in runs):.2f} | {download} "
+            f"| {_median(run.check_seconds for run in runs):.2f} "
             f"| {_median(run.notice_seconds for run in runs):.2f} "
             f"| {_median(run.fetch_seconds for run in runs):.2f} "
             f"| {_median(run.seconds for run in runs):.2f} |"

@@ -26,6 +26,8 @@ from services.importer import formats
 YTDLP = Path(sys.executable).with_name("yt-dlp")
 # The yt-dlp child the importer starts for each download (services/importer/downloader.py).
 FERRY_DOWNLOAD_COMMAND = "services.importer.ytdlp_child"
+# Programs the importer itself runs to check and convert a download (probe, verify, container).
+FERRY_CHECK_PROGRAMS = ("ffprobe", "ffmpeg")
 BASELINE_TIMEOUT_SECONDS = 300
 IMPORT_TIMEOUT_SECONDS = 300
 HTTP_TIMEOUT_SECONDS = 30
@@ -72,7 +74,7 @@ class FerryRun:
     submit_seconds: float
     # createdAt until a worker started the job (startedAt).
     queue_seconds: float
-    # startedAt until finishedAt: download, ffprobe checks, S3 upload and record writes.
+    # startedAt until finishedAt: download, ffprobe and ffmpeg checks, S3 upload, record writes.
     work_seconds: float
     # finishedAt until a status poll returned "completed".
     notice_seconds: float
@@ -80,6 +82,8 @@ class FerryRun:
     fetch_seconds: float
     # How long the importer's yt-dlp child was seen alive; None when no sample caught it.
     download_seconds: float | None = None
+    # The summed lifetimes of the ffprobe and ffmpeg processes the importer started itself.
+    check_seconds: float = 0.0
     # The importer process with its yt-dlp child and ffmpeg or ffprobe, summed.
     peak_rss_bytes: int = 0
     # Only the importer's children: its yt-dlp child and what that starts.
@@ -139,7 +143,7 @@ def run_baseline(case: Case, scratch: Path) -> BaselineRun:
 def run_baseline_concurrent(case: Case, count: int, scratch: Path) -> ConcurrentRun:
     """Run `count` yt-dlp processes for `case` at the same time, each into its own directory.
 
-    A shell starts them and waits for all, so one sampler sees the whole batch as its tree.
+    One shell starts them and waits for all, so the whole batch is one process tree to sample.
     """
     directories = [Path(tempfile.mkdtemp(prefix="yt-dlp-", dir=scratch)) for _ in range(count)]
     starts = "".join(
@@ -173,7 +177,7 @@ def _wait(process: subprocess.Popen[bytes]) -> int:
     try:
         return process.wait(BASELINE_TIMEOUT_SECONDS)
     except BaseException:
-        # The session holds the yt-dlp processes a shell started and the ffmpeg they run.
+        # The session contains the yt-dlp processes a shell started and the ffmpeg they run.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
@@ -272,6 +276,7 @@ def run_ferry(client: FerryClient, case: Case, scratch: Path, importer_pid: int)
     return dataclasses.replace(
         run,
         download_seconds=sampler.seconds_alive(FERRY_DOWNLOAD_COMMAND),
+        check_seconds=sampler.children_seconds(FERRY_CHECK_PROGRAMS),
         peak_rss_bytes=sampler.peak_total_bytes,
         peak_child_rss_bytes=sampler.peak_descendants_bytes,
     )

@@ -62,5 +62,5 @@ def test_render_lists_each_case(clip_case: Case, tmp_path: Path) -> None:
 
     assert f"| clip | {baseline.size_bytes / 10**6:.1f} MB |" in text
     # No sample caught the importer's yt-dlp child, so its time is not made up.
-    assert "| 1.60 | not seen |" in text
+    assert "| 1.60 | not seen | 0.00 |" in text
     assert "Python 3." in text
