@@ -7,7 +7,7 @@ PROTO_FILES := $(shell find protos -name '*.proto')
 # apt-get needs root, so use sudo when it is installed and we are not root.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 
-.PHONY: run test protos check-protos configdoc lint clean system-deps
+.PHONY: run test bench protos check-protos configdoc lint clean system-deps
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
@@ -32,6 +32,11 @@ run: $(STAMP) system-deps
 test: $(STAMP) system-deps check-protos
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Ferry against plain yt-dlp on the same downloads (docs/benchmarks.md);
+# `make bench BENCH_ARGS=--quick` takes about two minutes.
+bench: $(STAMP) system-deps
+	$(BIN)/python -m bench.compare_ytdlp $(BENCH_ARGS)
+
 protos: $(STAMP)
 	$(BIN)/python -m tools.protos generate
 
@@ -42,7 +47,7 @@ configdoc: $(STAMP)
 	$(BIN)/python -m tools.configdoc > docs/configuration.md
 
 lint: $(STAMP)
-	$(BIN)/ruff check services tools tests
+	$(BIN)/ruff check services tools tests bench
 
 clean:
 	rm -rf $(VENV) data
