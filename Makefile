@@ -30,7 +30,7 @@ run: $(STAMP) system-deps
 
 # The generated protos are checked first: stale code fails the run before any test starts.
 test: $(STAMP) system-deps check-protos
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 # Ferry against plain yt-dlp on the same downloads (docs/benchmarks.md);
 # `make bench BENCH_ARGS=--quick` takes about two minutes.

@@ -54,7 +54,8 @@ async def _call(peers: PeerSettings, call: LedgerCall) -> Any:
         except Unavailable as error:
             raise CommandError(
                 f"could not reach the ledger at {peers.ledger} (FERRY_LEDGER_ADDR): "
-                f"{error.message}; start it with `make run` or point FERRY_LEDGER_ADDR at it"
+                f"{error.message}; check that the ledger is running and that FERRY_LEDGER_ADDR "
+                "points at it (`make run` prints the address)"
             ) from error
         except FerryError as error:
             raise CommandError(error.message) from error

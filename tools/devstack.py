@@ -293,6 +293,10 @@ def print_instructions(stack: Stack, account: DevAccount) -> None:
     lines = [
         f"FERRY_URL={stack.gateway_url}",
         f"FERRY_API_KEY={account.api_key}",
+        f"FERRY_ACCOUNT_ID={account.account_id}",
+        f"FERRY_WEBHOOK_SECRET={account.webhook_secret}",
+        f"FERRY_LEDGER_ADDR={stack.ledger_addr}",
+        "# `ferry` commands find the ledger through FERRY_LEDGER_ADDR; export it after eval.",
         "# Start an import (paste the lines above first, or eval them):",
         f'curl -s -X POST "$FERRY_URL/import" -H "Authorization: Bearer $FERRY_API_KEY" '
         f"-H \"Content-Type: application/json\" -d '{example}'",

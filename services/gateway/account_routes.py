@@ -43,9 +43,13 @@ def _page_size(raw: str) -> int:
     if not raw.strip():
         return 0
     try:
-        return int(raw)
+        size = int(raw)
     except ValueError:
+        size = 0
+    if size < 1:
+        # 0 would silently mean the default page size, so it is rejected like -1.
         raise InvalidRequest(
-            f"limit {raw!r} is not a whole number; pass a page size from 1 to 200",
+            f"limit {raw!r} is not a page size; pass a whole number from 1 to 200",
             field="limit", value=raw,
-        ) from None
+        )
+    return size

@@ -6,7 +6,8 @@ from typing import Any
 
 from ferry.importer.v1 import importer_pb2
 from ferry.notifier.v1 import notifier_pb2
-from google.protobuf import timestamp_pb2
+
+from services.shared.timestamps import format_timestamp
 
 WEBHOOK_MESSAGE = "Media import has started. You will receive a webhook when it's complete."
 POLL_MESSAGE = "Media import has started. Poll GET /import/status?id={import_id} for the result."
@@ -101,11 +102,6 @@ def render_attempt(attempt: notifier_pb2.DeliveryAttempt) -> dict[str, Any]:
 def status_name(record: importer_pb2.Import) -> str:
     """Return Importly's name for the record's status; an unset status reads as queued."""
     return _STATUS_NAMES.get(record.status, "queued")
-
-
-def format_timestamp(timestamp: timestamp_pb2.Timestamp) -> str:
-    """Format `timestamp` as ISO 8601 in UTC, such as 2025-01-31T12:00:00.250Z."""
-    return timestamp.ToJsonString()
 
 
 def _media_details(media: importer_pb2.MediaInfo) -> dict[str, Any]:

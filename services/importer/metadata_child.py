@@ -32,10 +32,8 @@ from services.importer.ytdlp_child import (
     _forbid_external_downloaders,
     _source_duration,
     _take_stdout,
+    http_failure,
 )
-
-# A source that returns one of these statuses has no such page, so the client gets a 404 too.
-_GONE_STATUSES = (404, 410)
 
 
 def main() -> int:
@@ -138,12 +136,7 @@ def _failure_reason(
     if PLAYLIST_MESSAGE in message:
         return "playlist_unsupported", PLAYLIST_MESSAGE
     if isinstance(cause, HTTPError):
-        status = cause.status
-        if status in _GONE_STATUSES:
-            return "source_not_found", (
-                f"the source answered HTTP {status} {cause.reason}; check the URL"
-            )
-        return "source_error", f"the source answered HTTP {status} {cause.reason}; retry later"
+        return http_failure(cause)
     if isinstance(cause, TransportError):
         return "unreachable_url", f"could not reach the source: {_clean(str(cause))}"
     if isinstance(cause, ExtractorError):

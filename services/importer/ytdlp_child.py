@@ -23,7 +23,7 @@ from typing import IO, Any
 import yt_dlp
 from yt_dlp.downloader.external import ExternalFD
 from yt_dlp.downloader.rtmp import RtmpFD
-from yt_dlp.networking.exceptions import RequestError
+from yt_dlp.networking.exceptions import HTTPError, RequestError
 from yt_dlp.utils import DownloadError, ExtractorError, UnsupportedError
 
 from services.importer.formats import MERGE_OUTPUT_FORMAT
@@ -318,6 +318,10 @@ def _download(ydl: yt_dlp.YoutubeDL, url: str) -> dict[str, Any]:
     return info
 
 
+# Answers meaning the URL names nothing, so retrying the same URL can't help.
+GONE_STATUSES = (404, 410)
+
+
 def _failure_reason(
     error: DownloadError,
     guard: AddressGuard,
@@ -339,7 +343,18 @@ def _failure_reason(
         return "format_unavailable", f"no format matches {selector}; {_available(formats)}"
     if "Did not get any data blocks" in message:
         return "empty_body", "the server returned an empty body; check that the URL is a media file"
+    if isinstance(cause, HTTPError) and not fragmented:
+        return http_failure(cause)
     return _transfer_failure(message, fragmented)
+
+
+def http_failure(cause: HTTPError) -> tuple[str, str]:
+    """Name the source's HTTP error answer: a URL that names nothing, or a passing fault."""
+    if cause.status in GONE_STATUSES:
+        return "source_not_found", (
+            f"the source answered HTTP {cause.status} {cause.reason}; check the URL"
+        )
+    return "source_error", f"the source answered HTTP {cause.status} {cause.reason}; retry later"
 
 
 def _unexpected_reason(error: Exception, guard: AddressGuard) -> str:

@@ -33,7 +33,8 @@ MAX_NAME_LENGTH = 200
 WEBHOOK_SECRET_BYTES = 24
 
 INVALID_KEY_MESSAGE = (
-    "invalid API key; pass Authorization: Bearer <key> with a key from `ferry accounts create`"
+    "invalid or revoked API key; pass Authorization: Bearer <key> with a current key "
+    "from `ferry accounts create` or `ferry keys create`"
 )
 
 

@@ -12,11 +12,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ferry.events.v1 import events_pb2
-from google.protobuf import json_format, timestamp_pb2
+from google.protobuf import json_format
 from standardwebhooks.webhooks import Webhook
 
 from services.notifier.transport import USER_AGENT
 from services.shared.bus import EventType
+from services.shared.timestamps import format_timestamp
 
 SourceEvent = events_pb2.ImportEvent | events_pb2.MetadataEvent
 
@@ -84,7 +85,7 @@ def _import_payload(event: events_pb2.ImportEvent, event_type: EventType) -> dic
         "startedAt": _optional_time(record, "started_at"),
         "finishedAt": _optional_time(record, "finished_at"),
         "expiresAt": _optional_time(record, "expires_at"),
-        "timestamp": _isoformat(event.occurred_at),
+        "timestamp": format_timestamp(event.occurred_at),
     }
 
 
@@ -100,7 +101,7 @@ def _metadata_payload(event: events_pb2.MetadataEvent, event_type: EventType) ->
         "errorCode": event.error_code or None,
         "result": result,
         "createdAt": _optional_time(event, "created_at"),
-        "timestamp": _isoformat(event.occurred_at),
+        "timestamp": format_timestamp(event.occurred_at),
     }
 
 
@@ -117,13 +118,7 @@ def _whole_numbers(value: Any) -> Any:
 
 
 def _optional_time(message: Any, field: str) -> str | None:
-    return _isoformat(getattr(message, field)) if message.HasField(field) else None
-
-
-def _isoformat(stamp: timestamp_pb2.Timestamp) -> str:
-    # ToDatetime() returns naive UTC; write it with a Z and milliseconds, as JavaScript's
-    # Date.toISOString() does.
-    return stamp.ToDatetime().isoformat(timespec="milliseconds") + "Z"
+    return format_timestamp(getattr(message, field)) if message.HasField(field) else None
 
 
 def build_headers(

@@ -78,7 +78,7 @@ def setup_logging(settings: LogSettings, service: str) -> None:
         handler.setFormatter(
             TextFormatter(
                 f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s"
-                " [import=%(import_id)s account=%(account_id)s]"
+                " [import=%(import_id)s account=%(account_id)s request=%(request_id)s]"
             )
         )
     else:

@@ -6,6 +6,8 @@ from typing import Any
 
 from ferry.importer.v1 import importer_pb2
 
+from services.shared.timestamps import format_timestamp
+
 _STATUS_NAMES = {
     importer_pb2.METADATA_STATUS_QUEUED: "queued",
     importer_pb2.METADATA_STATUS_PROCESSING: "processing",
@@ -48,7 +50,7 @@ def render_metadata_job(job: importer_pb2.MetadataJob) -> dict[str, Any]:
         ("finishedAt", "finished_at"),
     ):
         if job.HasField(field):
-            data[name] = getattr(job, field).ToJsonString()
+            data[name] = format_timestamp(getattr(job, field))
     return data
 
 

@@ -97,7 +97,7 @@ async def test_unknown_key_401(make_client: ClientFactory, ledger_address: str):
 
     assert response.status_code == 401
     assert response.json()["code"] == "unauthenticated"
-    assert "invalid API key" in response.json()["error"]
+    assert "invalid or revoked API key" in response.json()["error"]
 
 
 async def test_unreachable_ledger_503(make_client: ClientFactory, unreachable_address: str):

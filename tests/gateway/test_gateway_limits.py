@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from ferry.ledger.v1 import ledger_pb2, ledger_pb2_grpc
 
 from services.shared import rpc
@@ -85,14 +86,15 @@ async def test_account_usage_pages(make_client, ledger_address, account):
     assert second.json()["data"]["nextCursor"] is None
 
 
-async def test_account_usage_bad_limit(make_client, ledger_address, account):
+@pytest.mark.parametrize("limit", ["ten", "0", "-1"])
+async def test_account_usage_bad_limit(make_client, ledger_address, account, limit):
     client = await make_client(ledger=ledger_address)
 
-    response = await client.get("/account/usage", params={"limit": "ten"},
+    response = await client.get("/account/usage", params={"limit": limit},
                                 headers=account.headers)
 
     assert response.status_code == 400
-    assert "'ten' is not a whole number" in response.json()["error"]
+    assert f"limit {limit!r} is not a page size" in response.json()["error"]
 
 
 async def test_rate_limit_429_importly_body(make_client, ledger_address, account):

@@ -63,7 +63,7 @@ def test_render_queued():
         "status": "queued",
         "creditsUsed": 0,
         "message": "Import queued",
-        "createdAt": "2025-03-01T12:00:00Z",
+        "createdAt": "2025-03-01T12:00:00.000Z",
     }
 
 
@@ -92,10 +92,10 @@ def test_render_completed():
         "duration": 12.5,
         "creditsUsed": 3,
         "message": "Import completed successfully",
-        "createdAt": "2025-03-01T12:00:00Z",
-        "startedAt": "2025-03-01T12:00:01Z",
+        "createdAt": "2025-03-01T12:00:00.000Z",
+        "startedAt": "2025-03-01T12:00:01.000Z",
         "finishedAt": "2025-03-01T12:00:09.250Z",
-        "expiresAt": "2025-03-08T12:00:09Z",
+        "expiresAt": "2025-03-08T12:00:09.000Z",
         "ext": "mp4",
         "filesize": 2_500_000,
         "width": 1280,
@@ -156,7 +156,7 @@ def test_render_attempt_delivered():
         "eventType": "import.completed",
         "url": "https://hook.example/",
         "attempt": 2,
-        "attemptedAt": "2025-03-01T12:00:00Z",
+        "attemptedAt": "2025-03-01T12:00:00.000Z",
         "httpStatus": 200,
         "latencyMs": 42.5,
         "error": None,

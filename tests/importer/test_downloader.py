@@ -76,9 +76,8 @@ async def test_download_missing_file(media_url, tmp_path):
     with pytest.raises(ImportFailure) as caught:
         await downloader.download(request, _ignore_progress)
 
-    assert caught.value.code == "download_failed"
-    assert "404" in caught.value.message
-    assert not caught.value.message.startswith("ERROR")
+    assert caught.value.code == "source_not_found"
+    assert caught.value.message == "the source answered HTTP 404 File not found; check the URL"
 
 
 async def test_download_timeout_kills_child(media_url, tmp_path):

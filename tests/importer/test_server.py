@@ -164,7 +164,7 @@ async def test_start_import_failed_download(importer, js, media_url):
     record = await _wait_final(importer, queued)
 
     assert record.status == Status.IMPORT_STATUS_FAILED
-    assert record.error_code == "download_failed"
+    assert record.error_code == "source_not_found"
     assert "404" in record.message
     assert record.credits_used == 0
     assert record.media_url == ""
