@@ -1,6 +1,6 @@
 """NATS JetStream names (streams, subjects, consumers, buckets) and their set-up.
 
-Every service calls `ensure_streams` at start-up; the calls are idempotent, so the first
+Every service calls `ensure_streams` at start-up. The calls are idempotent, so the first
 service to start creates what is missing and the others find it in place.
 """
 

@@ -1,7 +1,7 @@
 """Ferry's error tree and its two mappings: to gRPC status codes and to HTTP responses.
 
 Services raise `FerryError` subclasses. The gRPC server interceptor turns them into a
-status code plus a `google.rpc.Status` carrying the code and details; clients rebuild the
+status code plus a `google.rpc.Status` carrying the code and details. Clients rebuild the
 same error from it, and the gateway renders it as Importly's JSON error envelope.
 """
 

@@ -1,7 +1,7 @@
 """Structured logging: JSON lines carrying the ids of the request, account and import.
 
 The ids live in context variables, so every record logged while handling a request or a
-job carries them without being passed around; `bind()` sets them for a block.
+job carries them without being passed around. `bind()` sets them for a block.
 """
 
 from __future__ import annotations
