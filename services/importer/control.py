@@ -10,7 +10,13 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from nats.aio.client import Client
 
 from services.importer import cancel, events
-from services.importer.records import ImportRecords, created_at_of, is_import_id
+from services.importer.records import (
+    ImportRecords,
+    RecordChanged,
+    StoredImport,
+    created_at_of,
+    is_import_id,
+)
 from services.importer.storage import MediaStorage
 from services.shared.errors import InvalidRequest
 
@@ -31,7 +37,26 @@ async def cancel_import(
     A cancelled import ends CANCELLED and publishes `import.cancelled`, which releases
     its hold in the ledger and sends the webhook. A completed import ends EXPIRED, with
     its credits still charged. A failed, cancelled or expired import is returned as it is.
+    Each write is a compare-and-set on the revision read, so a worker that stores
+    `completed` at the same moment either loses (the import ends cancelled) or wins (its
+    media is deleted as for any completed import).
     """
+    stored = await records.read(record.import_id)
+    while stored is not None:
+        try:
+            return await _cancel_stored(client, records, media, stored)
+        except RecordChanged:
+            stored = await records.read(record.import_id)
+            status = "deleted" if stored is None else Status.Name(stored.record.status)
+            logger.info("import changed while being cancelled, now %s; trying again", status)
+    return record  # the janitor deleted the record meanwhile
+
+
+async def _cancel_stored(
+    client: Client, records: ImportRecords, media: MediaStorage, stored: StoredImport
+) -> importer_pb2.Import:
+    """Apply the cancel to one read of the record; raises RecordChanged when it is stale."""
+    record = stored.record
     if record.status in (Status.IMPORT_STATUS_QUEUED, Status.IMPORT_STATUS_IMPORTING):
         now = _now()
         record.status = Status.IMPORT_STATUS_CANCELLED
@@ -40,7 +65,7 @@ async def cancel_import(
         record.message = CANCELLED_MESSAGE
         record.media_url = ""
         record.credits_used = 0
-        await records.put(record)
+        await records.update(record, stored.revision)
         await events.publish_final(client.jetstream(), record)
         await cancel.announce(client, record.import_id)
         logger.info("import cancelled")
@@ -54,7 +79,7 @@ async def cancel_import(
         record.expired_at.CopyFrom(_now())
         record.media_url = ""
         record.message = DELETED_MESSAGE
-        await records.put(record)
+        await records.update(record, stored.revision)
         logger.info("media of the completed import deleted on request: %s", record.object_key)
     return record
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from datetime import datetime
 
 from ferry.importer.v1 import importer_pb2
 from nats.js import JetStreamContext
-from nats.js.errors import KeyNotFoundError, NoKeysError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
 from nats.js.kv import KeyValue
 from ulid import ULID
 
@@ -18,6 +19,19 @@ logger = logging.getLogger(__name__)
 
 # A ULID is 26 characters of Crockford's base 32, which has no i, l, o or u.
 _IMPORT_ID_PATTERN = re.compile(r"imp_[0-9a-hjkmnp-tv-z]{26}")
+Status = importer_pb2.ImportStatus
+
+
+class RecordChanged(Exception):
+    """A write of the record that came after the revision an update expected."""
+
+
+@dataclass
+class StoredImport:
+    """A record as read from the bucket, with the KV revision that stored it."""
+
+    record: importer_pb2.Import
+    revision: int
 
 
 class ImportRecords:
@@ -43,9 +57,45 @@ class ImportRecords:
         if self._index is not None:
             await self._index.put(f"{record.account_id}.{record.import_id}", b"")
 
-    async def put(self, record: importer_pb2.Import) -> None:
-        """Store `record`, replacing the previous version."""
-        await self._kv.put(record.import_id, record.SerializeToString())
+    async def put(self, record: importer_pb2.Import) -> int:
+        """Store `record`, replacing the previous version; return the new revision."""
+        return await self._kv.put(record.import_id, record.SerializeToString())
+
+    async def update(self, record: importer_pb2.Import, revision: int) -> int:
+        """Store `record` only if `revision` is still the latest one; return the new revision.
+
+        Raises RecordChanged when another write came after `revision`.
+        """
+        try:
+            return await self._kv.update(
+                record.import_id, record.SerializeToString(), last=revision
+            )
+        except KeyWrongLastSequenceError as exc:
+            raise RecordChanged(record.import_id) from exc
+
+    async def put_unless_cancelled(
+        self, record: importer_pb2.Import
+    ) -> importer_pb2.Import | None:
+        """Store `record` unless the stored record is CANCELLED; return that cancelled record.
+
+        The write is a compare-and-set on the revision just read, so a cancel stored in
+        between makes it fail and the read is repeated. Other writes in between, such as
+        progress, are overwritten. Returns None once `record` is stored.
+        """
+        while True:
+            stored = await self.read(record.import_id)
+            if stored is not None and stored.record.status == Status.IMPORT_STATUS_CANCELLED:
+                return stored.record
+            try:
+                if stored is None:
+                    # Purged meanwhile, which the janitor does only to settled imports.
+                    await self.put(record)
+                else:
+                    await self.update(record, stored.revision)
+                return None
+            except RecordChanged:
+                logger.info("import %s changed while being stored; reading it again",
+                            record.import_id)
 
     async def delete(self, record: importer_pb2.Import) -> None:
         """Delete the record and its index entry for good."""
@@ -78,13 +128,18 @@ class ImportRecords:
 
     async def get(self, import_id: str) -> importer_pb2.Import | None:
         """Return the record of `import_id`, or None when there is none."""
+        stored = await self.read(import_id)
+        return None if stored is None else stored.record
+
+    async def read(self, import_id: str) -> StoredImport | None:
+        """Return the record of `import_id` with its revision, or None when there is none."""
         try:
             entry = await self._kv.get(import_id)
         except KeyNotFoundError:  # also raised for a deleted or purged key
             return None
-        if entry.value is None:
+        if entry.value is None or entry.revision is None:
             return None
-        return importer_pb2.Import.FromString(entry.value)
+        return StoredImport(importer_pb2.Import.FromString(entry.value), entry.revision)
 
 
 def new_import_id() -> str:

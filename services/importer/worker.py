@@ -22,7 +22,6 @@ from nats.js.api import AckPolicy, ConsumerConfig
 
 from services.importer import (
     container,
-    control,
     downloader,
     events,
     formats,
@@ -188,7 +187,10 @@ class ImportWorker:
         await message.nak(delay=delay)
 
     async def _clean_up_cancelled(self, job: events_pb2.ImportJob) -> None:
-        """Remove what a cancelled import stored and keep its record CANCELLED."""
+        """Remove what a cancelled import stored and release its hold.
+
+        The record is CANCELLED already: every worker write yields to a stored cancel.
+        """
         # The temporary directory and the yt-dlp child are gone: their `finally` blocks ran.
         prefix = storage.import_prefix(job.account_id, job.import_id)
         try:
@@ -197,18 +199,14 @@ class ImportWorker:
             logger.error("could not delete the objects of a cancelled import: %s; the "
                          "janitor deletes them later", exc)
             deleted = 0
-        record = await self._records.get(job.import_id)
-        if record is not None and record.status != Status.IMPORT_STATUS_CANCELLED:
-            # The worker's own write raced the cancel: store the cancel again.
-            record.status = Status.IMPORT_STATUS_CANCELLED
-            record.media_url = ""
-            record.object_key = ""
-            record.credits_used = 0
-            record.message = control.CANCELLED_MESSAGE
-            record.cancelled_at.CopyFrom(_now())
-            record.finished_at.CopyFrom(record.cancelled_at)
-            await self._records.put(record)
-            await self._publish_event(record)
+        try:
+            # The ledger releases the hold on CancelImport's `import.cancelled` event too.
+            # This release covers a CancelImport that stored the cancel but failed before
+            # publishing the event, and a second release changes nothing.
+            await self._holds.release(job.import_id)
+        except FerryError as exc:
+            logger.error("could not release the hold of a cancelled import: %s; the "
+                         "import.cancelled event releases it", exc)
         logger.info("import cancelled while running; deleted %d objects", deleted)
 
     async def _run_import(self, record: importer_pb2.Import) -> None:
@@ -254,7 +252,7 @@ class ImportWorker:
         record.started_at.CopyFrom(_now())
         record.progress.Clear()
         record.message = "Import in progress"
-        await self._records.put(record)
+        await self._store(record)
         logger.info(
             "import started: attempt %d, url %s, format %s",
             record.attempts, record.url, record.format_selector,
@@ -312,7 +310,7 @@ class ImportWorker:
                 )
             )
             try:
-                await self._records.put(record)
+                await self._store(record)
             except nats.errors.Error as exc:  # progress is informative; the job goes on
                 logger.warning("could not store progress: %s", exc)
 
@@ -355,13 +353,12 @@ class ImportWorker:
         )
         record.finished_at.CopyFrom(finished)
         record.expires_at.FromDatetime(finished.ToDatetime() + timedelta(seconds=retention))
-        current = await self._records.get(record.import_id)
-        if current is not None and current.status == Status.IMPORT_STATUS_CANCELLED:
-            # NOTE: a cancel stored between this read and the put below is overwritten;
-            # the import then ends completed and charged, and DELETE /import deletes it.
-            raise ImportCancelled(record.import_id)
         try:
-            await self._records.put(record)
+            # A cancel stored before this write wins: `_clean_up_cancelled` then deletes
+            # the object and releases the hold, and no completed event is published.
+            await self._store(record)
+        except ImportCancelled:
+            raise
         except BaseException:
             # Without a completed record nothing points at the object: remove it.
             await self._delete_quietly(key)
@@ -382,11 +379,18 @@ class ImportWorker:
         record.object_key = ""
         record.finished_at.CopyFrom(_now())
         record.ClearField("expires_at")
-        await self._records.put(record)
+        await self._store(record)
         metrics.IMPORTS.labels(status="failed").inc()
         metrics.IMPORT_FAILURES.labels(code=code).inc()
         await self._publish_event(record)
         logger.warning("import failed: %s (%s)", message, code)
+
+    async def _store(self, record: importer_pb2.Import) -> None:
+        """Store the record unless it was cancelled; raises ImportCancelled if it was."""
+        cancelled = await self._records.put_unless_cancelled(record)
+        if cancelled is not None:
+            logger.info("import cancelled while running; keeping the cancelled record")
+            raise ImportCancelled(record.import_id)
 
     async def _publish_event(self, record: importer_pb2.Import) -> None:
         await events.publish_final(self._js, record)

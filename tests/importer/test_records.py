@@ -1,6 +1,7 @@
+import pytest
 from ferry.importer.v1 import importer_pb2
 
-from services.importer.records import ImportRecords, is_import_id, new_import_id
+from services.importer.records import ImportRecords, RecordChanged, is_import_id, new_import_id
 from services.shared import bus
 
 
@@ -40,6 +41,50 @@ async def test_records_put_replaces(js):
 async def test_records_get_unknown(js):
     records = await _records(js)
     assert await records.get(new_import_id()) is None
+
+
+async def test_records_update_stale_revision(js):
+    records = await _records(js)
+    record = importer_pb2.Import(import_id=new_import_id(), account_id="acc_1")
+    first = await records.put(record)
+    record.attempts = 1
+    second = await records.update(record, first)
+
+    record.attempts = 2
+    with pytest.raises(RecordChanged, match=record.import_id):
+        await records.update(record, first)
+    stored = await records.read(record.import_id)
+    assert stored.revision == second
+    assert stored.record.attempts == 1
+
+
+async def test_put_unless_cancelled_keeps_cancel(js):
+    records = await _records(js)
+    cancelled = importer_pb2.Import(
+        import_id=new_import_id(), account_id="acc_1", status=importer_pb2.IMPORT_STATUS_CANCELLED
+    )
+    await records.put(cancelled)
+    progress = importer_pb2.Import(
+        import_id=cancelled.import_id, account_id="acc_1",
+        status=importer_pb2.IMPORT_STATUS_IMPORTING,
+    )
+
+    returned = await records.put_unless_cancelled(progress)
+
+    assert returned == cancelled
+    assert await records.get(cancelled.import_id) == cancelled
+
+
+async def test_put_unless_cancelled_stores(js):
+    records = await _records(js)
+    record = importer_pb2.Import(
+        import_id=new_import_id(), account_id="acc_1", status=importer_pb2.IMPORT_STATUS_IMPORTING
+    )
+    await records.put(record)
+    record.status = importer_pb2.IMPORT_STATUS_COMPLETED
+
+    assert await records.put_unless_cancelled(record) is None
+    assert await records.get(record.import_id) == record
 
 
 def test_import_id_form():
