@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -27,6 +29,11 @@ from tests.gateway.test_gateway_rendering import (
     completed_record,
     queued_record,
     timestamp,
+)
+from tests.gateway.test_gateway_round_trip import (  # noqa: F401 (the stack fixture)
+    IMPORT_DEADLINE_SECONDS,
+    Stack,
+    stack,
 )
 
 DOCUMENT = load_document()
@@ -101,7 +108,7 @@ def test_document_references_resolve():
 
 def test_document_lists_every_app_route():
     app = create_app(GatewaySettings())
-    # Starlette adds HEAD to every GET route by itself; the document mentions that once.
+    # Starlette adds HEAD to every GET route by itself, as the document's description says.
     served = {
         (route.path, method.lower())
         for route in app.routes
@@ -251,7 +258,9 @@ def import_records() -> list[importer_pb2.Import]:
     return [queued_record(), importing, completed_record(), failed, cancelled, expired]
 
 
-@pytest.mark.parametrize("record", import_records(), ids=lambda record: str(record.status))
+@pytest.mark.parametrize(
+    "record", import_records(), ids=lambda record: render_import(record)["status"]
+)
 def test_import_rendering_matches(record: importer_pb2.Import):
     assert schema_errors("/components/schemas/Import", render_import(record)) == []
 
@@ -317,3 +326,88 @@ def test_webhook_attempt_rendering_matches():
 
     assert rendered["httpStatus"] is None
     assert schema_errors("/components/schemas/WebhookAttempt", rendered) == []
+
+
+async def test_import_journey_matches(
+    make_client: ClientFactory,
+    ledger_address: str,
+    account: Account,
+    stack: Stack,  # noqa: F811 (the fixture imported above)
+):
+    client = await make_client(
+        ledger=ledger_address, importer=stack.importer, notifier=stack.notifier
+    )
+    started = await client.post(
+        "/import", json={"url": stack.media_url, "webhookUrl": stack.webhook_url},
+        headers=account.headers,
+    )
+    import_id = started.json()["data"]["importId"]
+    statuses = await poll_until(client, account, "/import/status", import_id,
+                                lambda data: data["status"] in ("completed", "failed"))
+    attempts = await poll_until(client, account, "/import/webhooks", import_id,
+                                lambda data: bool(data["attempts"]))
+    listed = await client.get("/imports", params={"limit": 5}, headers=account.headers)
+    redelivered = await client.post("/import/webhooks/redeliver", params={"id": import_id},
+                                    headers=account.headers)
+    deleted = await client.delete("/import", params={"id": import_id}, headers=account.headers)
+
+    assert started.status_code == 200
+    assert response_errors(started, "/import") == []
+    assert statuses[-1].json()["data"]["status"] == "completed"
+    for status in statuses:
+        assert response_errors(status, "/import/status") == []
+    assert response_errors(attempts[-1], "/import/webhooks") == []
+    assert response_errors(listed, "/imports") == []
+    assert redelivered.status_code == 202
+    assert response_errors(redelivered, "/import/webhooks/redeliver") == []
+    assert deleted.json()["data"]["status"] == "expired"
+    assert response_errors(deleted, "/import") == []
+
+
+async def test_metadata_and_test_webhook_match(
+    make_client: ClientFactory,
+    ledger_address: str,
+    account: Account,
+    stack: Stack,  # noqa: F811 (the fixture imported above)
+):
+    client = await make_client(
+        ledger=ledger_address, importer=stack.importer, notifier=stack.notifier
+    )
+    started = await client.get("/metadata", params={"url": stack.media_url},
+                               headers=account.headers)
+    job_id = started.json()["data"]["metadataId"]
+    statuses = await poll_until(client, account, "/metadata/status", job_id,
+                                lambda data: data["status"] in ("completed", "failed"))
+    basic = await client.post("/metadata/basic", json={"url": stack.media_url},
+                              headers=account.headers)
+    test_webhook = await client.post("/webhooks/test", json={"url": stack.webhook_url},
+                                     headers=account.headers)
+
+    assert started.status_code in (200, 202)
+    assert response_errors(started, "/metadata") == []
+    assert statuses[-1].json()["data"]["status"] == "completed"
+    assert statuses[-1].json()["data"]["presets"]
+    for status in statuses:
+        assert response_errors(status, "/metadata/status") == []
+    assert basic.status_code in (200, 202)
+    assert response_errors(basic, "/metadata/basic") == []
+    assert test_webhook.json()["data"]["delivered"] is True
+    assert response_errors(test_webhook, "/webhooks/test") == []
+
+
+async def poll_until(
+    client: httpx.AsyncClient,
+    account: Account,
+    path: str,
+    job_id: str,
+    done: Callable[[dict[str, Any]], bool],
+) -> list[httpx.Response]:
+    """Poll `path?id=job_id` until `done(data)` is true, and return every response."""
+    responses = []
+    async with asyncio.timeout(IMPORT_DEADLINE_SECONDS):
+        while True:
+            response = await client.get(path, params={"id": job_id}, headers=account.headers)
+            responses.append(response)
+            if done(response.json()["data"]):
+                return responses
+            await asyncio.sleep(0.2)
