@@ -27,15 +27,23 @@ class FerryError(Exception):
         self.details = details
 
     def to_http(self) -> tuple[int, dict[str, Any]]:
-        """Return the HTTP status and Importly's error body for this error."""
+        """Return the HTTP status and Importly's error body for this error.
+
+        Detail keys are written in camelCase, like every other field of the REST API.
+        """
         body: dict[str, Any] = {"success": False, "error": self.message, "code": self.code}
         if self.details:
-            body["details"] = self.details
+            body["details"] = {_camel_case(key): value for key, value in self.details.items()}
         return self.http_status, body
 
     def http_headers(self) -> dict[str, str]:
         """Return the extra HTTP headers of this error's response."""
         return {}
+
+
+def _camel_case(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part.capitalize() for part in rest)
 
 
 class InvalidRequest(FerryError):

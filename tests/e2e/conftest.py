@@ -25,6 +25,9 @@ IMPORTER_HEARTBEAT_SECONDS = 1
 WEBHOOK_RETRY_SCHEDULE = "0.5,1,2"
 
 
+METADATA_WAIT_SECONDS = 9
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     data_dir = tmp_path_factory.mktemp("stack")
@@ -34,6 +37,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "FERRY_IMPORTER_HEARTBEAT_SECONDS": str(IMPORTER_HEARTBEAT_SECONDS),
         "FERRY_WEBHOOK_RETRY_SCHEDULE": WEBHOOK_RETRY_SCHEDULE,
         "FERRY_LOG_LEVEL": "DEBUG",
+        # The longest wait the gRPC deadline allows, so a loaded CI machine still answers
+        # metadata synchronously where the tests expect it.
+        "FERRY_METADATA_WAIT_SECONDS": str(METADATA_WAIT_SECONDS),
         "FERRY_GATEWAY_PORT": str(free_port()),
         # The stack starts its own S3 server even when the shell names another one.
         "FERRY_S3_ENDPOINT": "",

@@ -17,14 +17,14 @@ from standardwebhooks.webhooks import Webhook
 
 from services.importer.formats import height_selector
 from tests import sources
-from tests.e2e.conftest import WebhookReceiver
+from tests.e2e.conftest import METADATA_WAIT_SECONDS, WebhookReceiver
 from tests.e2e.test_first_import import api_client
 from tools.devstack import DevAccount, Stack
 
 pytestmark = pytest.mark.e2e
 
-# Longer than the stack's FERRY_METADATA_WAIT_SECONDS (5 s), so the answer is a job id.
-SLOW_PAGE_DELAY_SECONDS = 7
+# Longer than the stack's FERRY_METADATA_WAIT_SECONDS, so the answer is a job id.
+SLOW_PAGE_DELAY_SECONDS = METADATA_WAIT_SECONDS + 2
 POLL_TIMEOUT_SECONDS = 60
 BASIC_FIELDS = {"metadataId", "jobId", "status", "url", "title", "duration", "thumbnail",
                 "message", "createdAt", "startedAt", "finishedAt"}

@@ -176,7 +176,7 @@ async def test_body_over_cap_413(make_client: ClientFactory, ledger_address: str
 
     assert response.status_code == 413
     assert response.json()["code"] == "body_too_large"
-    assert response.json()["details"] == {"max_bytes": body_module.MAX_BODY_BYTES}
+    assert response.json()["details"] == {"maxBytes": body_module.MAX_BODY_BYTES}
     assert f"larger than {body_module.MAX_BODY_BYTES} bytes" in response.json()["error"]
 
 

@@ -96,7 +96,7 @@ async def test_chunked_body_over_cap_413(gateway_port: int, account: Account):
     writer.close()
 
     assert status == 413
-    assert payload["details"] == {"max_bytes": body.MAX_BODY_BYTES}
+    assert payload["details"] == {"maxBytes": body.MAX_BODY_BYTES}
 
 
 async def test_short_body_408(
