@@ -231,9 +231,12 @@ async def test_error_response_matches(
 
     response = await client.request(method, path, headers=headers, **request_args)
 
+    details = response.json().get("details", {})
+    documented = DOCUMENT["components"]["schemas"]["Error"]["properties"]["details"]
     assert response.status_code == status
     assert response.json()["code"] == code
     assert response_errors(response, path) == []
+    assert set(details) <= set(documented["properties"])
 
 
 def import_records() -> list[importer_pb2.Import]:
