@@ -10,7 +10,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from services.gateway import health
+from services.gateway import health, openapi
 from services.gateway.access import AccessLogMiddleware
 from services.gateway.config import GatewaySettings
 from services.gateway.errors import UnexpectedErrorMiddleware, exception_handlers
@@ -35,7 +35,8 @@ def create_app(settings: GatewaySettings) -> Starlette:
         logger.info("gRPC channels closed")
 
     return Starlette(
-        routes=[*ROUTES, *health.ROUTES],
+        # The OpenAPI document is parsed here, once per app, rather than at import time.
+        routes=[*ROUTES, *health.ROUTES, *openapi.create_routes()],
         # The first middleware is the outermost, so the access log records the 500 responses.
         middleware=[
             Middleware(RequestMetricsMiddleware),
