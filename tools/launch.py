@@ -1,7 +1,7 @@
 """Start the local infrastructure for development and tests: nats-server and an S3 endpoint.
 
-Used by `make run` (tools.devstack) and the test fixtures. Moto's S3 server stands in for
-MinIO here because MinIO's server can't be installed from a package registry; the
+Used by `make run` (tools.devstack) and the test fixtures. Moto's S3 server replaces
+MinIO here because MinIO's server can't be installed from a package registry. The
 services themselves only speak plain S3 through the minio SDK.
 """
 

@@ -83,7 +83,7 @@ class Peers:
     async def start_metadata(
         self, request: importer_pb2.StartMetadataRequest
     ) -> importer_pb2.MetadataJob:
-        # The importer answers within FERRY_METADATA_WAIT_SECONDS, below this deadline.
+        # The importer responds within FERRY_METADATA_WAIT_SECONDS, which is below this deadline.
         return await _call("importer", self._importer.StartMetadata(request, timeout=self._timeout))
 
     async def get_metadata(

@@ -41,7 +41,7 @@ class DownloadRequest:
     size_limit_text: str = ""
     # Seconds without a new byte on disk before the download fails.
     stall_seconds: float = 60.0
-    # Longest media accepted; 0 means no limit.
+    # Maximum media duration accepted. 0 means no limit.
     max_duration_seconds: float = 0.0
 
 

@@ -1,4 +1,4 @@
-"""Run the metadata child process for one URL and turn its answer into MediaMetadata."""
+"""Run the metadata child process for one URL and turn its output into MediaMetadata."""
 
 from __future__ import annotations
 

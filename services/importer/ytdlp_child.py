@@ -142,7 +142,7 @@ class RecordingYoutubeDL(yt_dlp.YoutubeDL):
     """
 
     last_formats: list[dict[str, Any]] = []
-    # Longest media accepted, in seconds; 0 means no limit.
+    # Maximum media duration accepted, in seconds. 0 means no limit.
     max_duration: float = 0.0
 
     def process_ie_result(
@@ -318,7 +318,7 @@ def _download(ydl: yt_dlp.YoutubeDL, url: str) -> dict[str, Any]:
     return info
 
 
-# Answers meaning the URL names nothing, so retrying the same URL can't help.
+# HTTP statuses meaning the URL names nothing, so retrying the same URL can't help.
 GONE_STATUSES = (404, 410)
 
 
@@ -349,7 +349,7 @@ def _failure_reason(
 
 
 def http_failure(cause: HTTPError) -> tuple[str, str]:
-    """Name the source's HTTP error answer: a URL that names nothing, or a passing fault."""
+    """Classify the source's HTTP error status as a missing resource or a transient fault."""
     if cause.status in GONE_STATUSES:
         return "source_not_found", (
             f"the source answered HTTP {cause.status} {cause.reason}; check the URL"

@@ -1,1 +1,1 @@
-"""What the Ferry services share: settings, errors, logging, event names, URL checks."""
+"""Code shared by the Ferry services: settings, errors, logging, event names, URL checks."""

@@ -23,7 +23,7 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 
 class ConfigError(ValueError):
-    """A FERRY_* variable holds a value of the wrong form."""
+    """A FERRY_* variable contains a value of the wrong form."""
 
 
 def setting(env: str, default: Any, help: str) -> Any:

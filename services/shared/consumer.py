@@ -25,7 +25,7 @@ class PullConsumer:
     """Fetch messages one free slot at a time and run `handler` on each.
 
     The handler acks, naks or terms its message. A handler that raises has its message
-    nak'ed, so JetStream redelivers it; messages are never fetched beyond the free slots,
+    nak'ed, so JetStream redelivers it. Messages are never fetched beyond the free slots,
     so nothing waits in this process while another replica could take it.
     """
 

@@ -37,7 +37,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "FERRY_IMPORTER_HEARTBEAT_SECONDS": str(IMPORTER_HEARTBEAT_SECONDS),
         "FERRY_WEBHOOK_RETRY_SCHEDULE": WEBHOOK_RETRY_SCHEDULE,
         "FERRY_LOG_LEVEL": "DEBUG",
-        # The longest wait the gRPC deadline allows, so a loaded CI machine still answers
+        # The longest wait the gRPC deadline allows, so a loaded CI machine still returns
         # metadata synchronously where the tests expect it.
         "FERRY_METADATA_WAIT_SECONDS": str(METADATA_WAIT_SECONDS),
         "FERRY_GATEWAY_PORT": str(free_port()),

@@ -23,7 +23,7 @@ from tools.devstack import DevAccount, Stack
 
 pytestmark = pytest.mark.e2e
 
-# Longer than the stack's FERRY_METADATA_WAIT_SECONDS, so the answer is a job id.
+# Longer than the stack's FERRY_METADATA_WAIT_SECONDS, so the response is a job id.
 SLOW_PAGE_DELAY_SECONDS = METADATA_WAIT_SECONDS + 2
 POLL_TIMEOUT_SECONDS = 60
 BASIC_FIELDS = {"metadataId", "jobId", "status", "url", "title", "duration", "thumbnail",
@@ -47,7 +47,7 @@ def client(stack: Stack, create_account: Callable[..., DevAccount]) -> Iterator[
 
 @pytest.fixture(scope="module")
 def slow_redirect(source_server: sources.SourceServer) -> Iterator[str]:
-    """Return a URL that answers after a delay with a redirect to the HLS master playlist."""
+    """Return a URL that responds after a delay with a redirect to the HLS master playlist."""
     target = source_server.url("hls/master.m3u8")
 
     class Handler(BaseHTTPRequestHandler):
@@ -72,7 +72,7 @@ def slow_redirect(source_server: sources.SourceServer) -> Iterator[str]:
 
 def finished_metadata(client: httpx.Client, route: str, response: httpx.Response
                       ) -> dict[str, Any]:
-    """Return the job data of a 200 answer, or poll the status route after a 202."""
+    """Return the job data of a 200 response, or poll the status route after a 202."""
     assert response.status_code in (200, 202), response.text
     data = response.json()["data"]
     deadline = time.monotonic() + POLL_TIMEOUT_SECONDS
